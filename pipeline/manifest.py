@@ -1,0 +1,277 @@
+"""Ingestion manifests: read, validate everything, then plan the rows.
+
+A manifest (YAML, or a flat CSV with one row per pose-file track) lists
+subjects, sessions with their animals, recordings and pose files. File
+paths are relative to the manifest's folder (or absolute) and must lie
+under a data root; they are planned relative to that root.
+
+Validation reads every file, so that a plan that passes can be inserted
+whole; the first problem raises one :class:`InputError` naming the
+manifest entry (or file) and the problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import InputError
+from .io import read_pose
+from .paths import to_relative
+from .video import probe_video
+
+SEXES = ("F", "M", "U")
+
+
+@dataclass
+class Plan:
+    """Rows to insert, per table, with paths relative to the data roots."""
+
+    subjects: list[dict] = field(default_factory=list)
+    sessions: list[dict] = field(default_factory=list)
+    animals: list[dict] = field(default_factory=list)
+    recordings: list[dict] = field(default_factory=list)
+    skeletons: list[dict] = field(default_factory=list)
+    tasks: list[dict] = field(default_factory=list)
+    tracks: list[dict] = field(default_factory=list)
+
+
+def read_manifest(path: str | Path) -> dict:
+    """Load a YAML or CSV manifest into the YAML structure."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "manifest not found")
+    if path.suffix.lower() == ".csv":
+        return _from_csv(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise InputError(path, f"not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise InputError(path, "a manifest must be a mapping with subjects/sessions")
+    return data
+
+
+def _from_csv(path: Path) -> dict:
+    """Flat CSV (one row per pose-file track) → the YAML structure."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    subjects, sessions = {}, {}
+    for i, row in enumerate(rows, start=2):
+        row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        where = f"{path}: line {i}"
+        if not row.get("session") or not row.get("subject"):
+            raise InputError(where, "every row needs session and subject")
+        subj = {k: row[k] for k in ("subject", "sex", "age_group", "strain", "genotype", "date_of_birth") if row.get(k)}
+        subjects.setdefault((row["subject"], tuple(sorted(subj.items()))), (subj, where))
+        sess = sessions.setdefault(row["session"], {
+            "session": row["session"], "datetime": row.get("session_datetime", ""),
+            "experimenter": row.get("experimenter", ""), "arena": row.get("arena", ""),
+            "animals": [], "recordings": {}})
+        if row["subject"] not in [a["subject"] for a in sess["animals"]]:
+            sess["animals"].append({"subject": row["subject"], "role": row.get("role", "")})
+        if row.get("camera"):
+            rec = sess["recordings"].setdefault(row["camera"], {
+                "camera": row["camera"], "video": row.get("video", ""), "fps": row.get("fps") or None,
+                "mm_per_px": row.get("mm_per_px") or None, "pose": {}})
+            if row.get("pose_file"):
+                src = row.get("pose_source") or "pose"
+                pose = rec["pose"].setdefault(src, {"source": src, "file": row["pose_file"],
+                                                    "format": row.get("pose_format", ""),
+                                                    "skeleton": row.get("skeleton", ""), "tracks": {}})
+                if row.get("track"):
+                    pose["tracks"][row["track"]] = row["subject"]
+    return {
+        "subjects": [s for s, _ in subjects.values()],
+        "sessions": [dict(s, recordings=[dict(r, pose=list(r["pose"].values())) for r in s["recordings"].values()])
+                     for s in sessions.values()],
+    }
+
+
+def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "manifest",
+                  known_subjects: dict | None = None, known_skeletons: dict | None = None) -> Plan:
+    """Validate a manifest completely and return the rows to insert.
+
+    Parameters
+    ----------
+    data : dict
+        The manifest structure (see :func:`read_manifest`).
+    base : Path
+        Folder that relative paths in the manifest start from.
+    roots : list of Path
+        Data roots; planned paths are relative to them.
+    known_subjects, known_skeletons : dict
+        Rows already in the database, by id (for sessions that reuse them).
+    """
+    plan = Plan()
+    subjects = {**(known_subjects or {})}
+    seen = {}
+    for i, s in enumerate(data.get("subjects") or []):
+        where = f"{source}: subjects[{i}]"
+        row = _subject_row(s, where)
+        other = seen.get(row["subject"])
+        if other and other[0] != row:
+            raise InputError(where, f"subject {row['subject']!r} listed twice with different attributes "
+                                    f"(also at {other[1]}): {_diff(other[0], row)}")
+        seen[row["subject"]] = (row, where)
+        subjects[row["subject"]] = row
+    plan.subjects = [r for r, _ in seen.values()]
+
+    skeletons = {**(known_skeletons or {})}
+    for i, sk in enumerate(data.get("skeletons") or []):
+        where = f"{source}: skeletons[{i}]"
+        if not sk.get("skeleton") or not isinstance(sk.get("keypoints"), list) or not sk["keypoints"]:
+            raise InputError(where, "a skeleton needs a name ('skeleton') and a list of keypoints")
+        edges = [list(e) for e in sk.get("edges") or []]
+        bad = [e for e in edges if len(e) != 2 or not set(e) <= set(sk["keypoints"])]
+        if bad:
+            raise InputError(where, f"edges {bad} name body parts not in its keypoints")
+        row = {"skeleton": str(sk["skeleton"]), "keypoints": [str(k) for k in sk["keypoints"]], "edges": edges}
+        skeletons[row["skeleton"]] = row
+        plan.skeletons.append(row)
+
+    session_ids = set()
+    for i, s in enumerate(data.get("sessions") or []):
+        where = f"{source}: sessions[{i}]"
+        sid = str(s.get("session") or "")
+        if not sid:
+            raise InputError(where, "session id missing")
+        if sid in session_ids:
+            raise InputError(where, f"session {sid!r} listed twice")
+        session_ids.add(sid)
+        plan.sessions.append({
+            "session": sid, "session_datetime": _datetime(s.get("datetime"), f"{where}.datetime"),
+            "experimenter": str(s.get("experimenter") or ""), "arena": str(s.get("arena") or ""),
+            "session_notes": str(s.get("notes") or "")})
+        animals = s.get("animals") or []
+        if not animals:
+            raise InputError(where, "a session needs at least one animal")
+        in_session = set()
+        for j, a in enumerate(animals):
+            aw = f"{where}.animals[{j}]"
+            subj = str(a.get("subject") or "")
+            if subj not in subjects:
+                raise InputError(aw, f"subject {subj!r} is neither in the manifest nor in the database")
+            in_session.add(subj)
+            plan.animals.append({"session": sid, "subject": subj, "role": str(a.get("role") or ""),
+                                 "session_age_group": a.get("age_group")})
+        for j, r in enumerate(s.get("recordings") or []):
+            _plan_recording(plan, r, f"{where}.recordings[{j}]", sid, in_session, base, roots, skeletons)
+    return plan
+
+
+def _plan_recording(plan, r, where, sid, in_session, base, roots, skeletons):
+    camera = str(r.get("camera") or "")
+    if not camera:
+        raise InputError(where, "camera name missing")
+    row = {"session": sid, "camera": camera, "video_path": "", "declared_fps": None,
+           "mm_per_px": None, "scale_source": "none"}
+    fps = _positive(r.get("fps"), f"{where}.fps") if r.get("fps") not in (None, "") else None
+    if r.get("video"):
+        video = _path(r["video"], base)
+        info = probe_video(video)
+        row["video_path"] = to_relative(video, roots)
+        if fps is not None and abs(fps - info.fps) > 1e-3:
+            raise InputError(where, f"fps {fps} disagrees with the video's {info.fps}")
+        fps = info.fps
+    elif fps is None:
+        raise InputError(where, "fps missing: give the video file or its frame rate (fps > 0)")
+    row["declared_fps"] = fps
+    if r.get("mm_per_px") not in (None, ""):
+        row.update(mm_per_px=_positive(r["mm_per_px"], f"{where}.mm_per_px"), scale_source="given")
+    elif r.get("arena"):
+        arena = r["arena"]
+        mm = _positive(arena.get("diameter_mm"), f"{where}.arena.diameter_mm")
+        px = _positive(arena.get("diameter_px"), f"{where}.arena.diameter_px")
+        row.update(mm_per_px=mm / px, scale_source="arena")
+    plan.recordings.append(row)
+    for k, p in enumerate(r.get("pose") or []):
+        _plan_pose(plan, p, f"{where}.pose[{k}]", row, in_session, base, roots, skeletons, fps)
+
+
+def _plan_pose(plan, p, where, rec, in_session, base, roots, skeletons, fps):
+    if not p.get("file"):
+        raise InputError(where, "pose file missing")
+    path = _path(p["file"], base)
+    pose = read_pose(path, fmt=p.get("format") or None, fps=fps)
+    name = str(p.get("skeleton") or "")
+    if name in skeletons:
+        keypoints = skeletons[name]["keypoints"]
+        unknown = [k for k in pose.keypoints if k not in keypoints]
+        if unknown:
+            raise InputError(path, f"body part(s) {unknown} not in skeleton {name!r} {keypoints}")
+    else:
+        name = name or f"{path.stem[:24]}"
+        skeletons[name] = {"skeleton": name, "keypoints": list(pose.keypoints),
+                           "edges": [list(e) for e in pose.edges]}
+        plan.skeletons.append(skeletons[name])
+    tracks = {str(t): str(s) for t, s in (p.get("tracks") or {}).items()}
+    if not tracks and len(pose.individuals) == 1 and len(in_session) == 1:
+        tracks = {pose.individuals[0]: next(iter(in_session))}
+    for track, subj in tracks.items():
+        if track not in pose.individuals:
+            raise InputError(where, f"track {track!r} is not in {path.name} (its tracks: {list(pose.individuals)})")
+        if subj not in in_session:
+            raise InputError(where, f"track {track!r} is mapped to subject {subj!r}, who is not in session "
+                                    f"{rec['session']!r} (animals: {sorted(in_session)})")
+    if len(set(tracks.values())) != len(tracks):
+        raise InputError(where, "two tracks are mapped to the same subject")
+    source = str(p.get("source") or "pose")
+    key = {"session": rec["session"], "camera": rec["camera"], "pose_source": source}
+    plan.tasks.append(dict(key, skeleton=name, task_mode="load", pose_path=to_relative(path, roots),
+                           pose_format=str(p.get("format") or "")))
+    plan.tracks.extend(dict(key, track=t, subject=s) for t, s in tracks.items())
+
+
+def _subject_row(s, where) -> dict:
+    if not isinstance(s, dict) or not s.get("subject"):
+        raise InputError(where, "subject id missing")
+    sex = str(s.get("sex") or "").upper()
+    if sex not in SEXES:
+        raise InputError(where, f"sex must be one of {SEXES}, got {s.get('sex')!r}")
+    if not s.get("age_group"):
+        raise InputError(where, "age_group missing")
+    dob = s.get("date_of_birth")
+    if dob not in (None, ""):
+        try:
+            dob = dob if isinstance(dob, dt.date) else dt.date.fromisoformat(str(dob))
+        except ValueError as err:
+            raise InputError(where, f"date_of_birth {dob!r} is not YYYY-MM-DD") from err
+    return {"subject": str(s["subject"]), "sex": sex, "age_group": str(s["age_group"]),
+            "strain": str(s.get("strain") or ""), "genotype": str(s.get("genotype") or ""),
+            "date_of_birth": dob or None, "subject_notes": str(s.get("notes") or "")}
+
+
+def _diff(a: dict, b: dict) -> str:
+    return ", ".join(f"{k} {a[k]!r} vs {b[k]!r}" for k in a if a[k] != b.get(k))
+
+
+def _datetime(value, where):
+    if isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.datetime.fromisoformat(str(value))
+    except ValueError as err:
+        raise InputError(where, f"{value!r} is not an ISO date-time (YYYY-MM-DD HH:MM:SS)") from err
+
+
+def _positive(value, where) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as err:
+        raise InputError(where, f"{value!r} is not a number") from err
+    if not number > 0:
+        raise InputError(where, f"must be > 0, got {value!r}")
+    return number
+
+
+def _path(value, base: Path) -> Path:
+    path = Path(str(value)).expanduser()
+    path = path if path.is_absolute() else base / path
+    if not path.exists():
+        raise InputError(path, "file not found")
+    return path.absolute()

@@ -1,0 +1,64 @@
+"""EthoJoint's DataJoint schemas.
+
+Call :func:`activate` once per process: it connects (see
+:mod:`schemas.config` for where the database is) and declares every schema,
+in dependency order, under one name prefix (default ``ethojoint_``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+warnings.filterwarnings("ignore", message="No datajoint.json found")
+warnings.filterwarnings("ignore", message=".*MariaDB is not officially supported.*")
+
+import datajoint as dj  # noqa: E402
+
+from . import pose, recording, session, subject  # noqa: E402
+from .config import Settings, current, load_settings, set_current  # noqa: E402
+from .database import connect  # noqa: E402
+
+MODULES = (subject, session, recording, pose)
+
+
+def schema_names(prefix: str) -> dict[str, str]:
+    """Database schema name of each module under ``prefix``."""
+    return {m.__name__.rsplit(".", 1)[-1]: f"{prefix}{m.__name__.rsplit('.', 1)[-1]}" for m in MODULES}
+
+
+def activate(prefix: str | None = None, *, settings: Settings | None = None) -> dj.Connection:
+    """Connect and declare all schemas, in order, under ``prefix``.
+
+    Calling it again with another prefix or database (tests do) rebinds the
+    same table classes to the new schemas.
+
+    Examples
+    --------
+    >>> import schemas
+    >>> conn = schemas.activate("lab1_")  # doctest: +SKIP
+    """
+    settings = settings or load_settings()
+    if prefix is not None:
+        settings.prefix = prefix
+    set_current(settings)
+    connection = connect(settings)
+    for module in MODULES:
+        name = f"{settings.prefix}{module.__name__.rsplit('.', 1)[-1]}"
+        _rebind(module.schema, name, connection)
+    return connection
+
+
+def _rebind(schema: dj.Schema, name: str, connection) -> None:
+    if schema.database is not None and (schema.database != name or schema.connection is not connection):
+        schema.database = None  # forget the previous binding; activate() re-decorates every table
+    schema.activate(name, connection=connection)
+
+
+def drop_all(prefix: str, connection=None) -> None:
+    """Drop every EthoJoint schema under ``prefix`` (dependants first)."""
+    connection = connection or dj.conn()
+    existing = set(dj.list_schemas(connection=connection))
+    for module in reversed(MODULES):
+        name = f"{prefix}{module.__name__.rsplit('.', 1)[-1]}"
+        if name in existing:
+            dj.Schema(name, connection=connection, create_schema=False).drop(prompt=False)

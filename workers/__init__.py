@@ -1,0 +1,1 @@
+"""Long-running populate processes and command-line entry points."""

@@ -1,0 +1,177 @@
+"""The ``ethojoint`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def _activate(args):
+    import schemas
+
+    return schemas.activate(getattr(args, "prefix", None))
+
+
+def cmd_db(args) -> int:
+    import datajoint as dj
+
+    import schemas
+    from schemas.config import current, describe
+    from schemas.database import server_version
+
+    connection = _activate(args)
+    if args.action == "init":
+        print(f"schemas declared under prefix {current().prefix!r}")
+    facts = describe(dj.config, current())
+    facts["server_version"] = server_version(connection)
+    print(json.dumps(facts, indent=2))
+    if args.action == "status":
+        for module in schemas.MODULES:
+            print(f"{module.schema.database}:")
+            for name in _tables(module):
+                table = getattr(module, name)
+                print(f"  {name:<28} {len(table()):>8} rows")
+                for part in _parts(table):
+                    print(f"  {name + '.' + part.__name__:<28} {len(part()):>8} rows")
+    return 0
+
+
+def _tables(module):
+    import datajoint as dj
+
+    return [n for n, v in vars(module).items()
+            if isinstance(v, type) and issubclass(v, dj.Table) and v.__module__ == module.__name__
+            and not issubclass(v, dj.Part)]
+
+
+def _parts(table):
+    import datajoint as dj
+
+    return [getattr(table, p) for p in dir(table)
+            if isinstance(getattr(table, p, None), type) and issubclass(getattr(table, p), dj.Part)
+            and p[0].isupper()]
+
+
+def cmd_ingest(args) -> int:
+    from schemas.ingest import ingest
+
+    _activate(args)
+    counts = ingest(args.manifest, progress=not args.quiet)
+    print("new rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def resolve_table(name: str):
+    """'pose.PoseEstimation' or 'PoseEstimation' → the table class."""
+    import schemas
+
+    module_name, _, cls_name = name.rpartition(".")
+    for module in schemas.MODULES:
+        if module_name and module.__name__.rsplit(".", 1)[-1] != module_name:
+            continue
+        if hasattr(module, cls_name):
+            return getattr(module, cls_name)
+    raise SystemExit(f"unknown table {name!r}")
+
+
+def computed_tables():
+    import datajoint as dj
+
+    import schemas
+
+    return [getattr(m, n) for m in schemas.MODULES for n in _tables(m)
+            if issubclass(getattr(m, n), (dj.Imported, dj.Computed))]
+
+
+def cmd_populate(args) -> int:
+    _activate(args)
+    tables = [resolve_table(t) for t in args.tables] if args.tables else computed_tables()
+    failed = 0
+    for table in tables:
+        result = table.populate(display_progress=True, suppress_errors=True, reserve_jobs=args.reserve_jobs)
+        for key, error in result["error_list"]:
+            failed += 1
+            print(f"{table.__name__} {key}: {error}", file=sys.stderr)
+        print(f"{table.__name__}: {result['success_count']} made, {len(result['error_list'])} failed")
+    return 1 if failed else 0
+
+
+def cmd_audit(args) -> int:
+    from schemas.audit import format_chain, upstream
+
+    _activate(args)
+    table = resolve_table(args.table)
+    key = json.loads(args.key) if args.key.strip().startswith("{") else _parse_key(args.key)
+    chain = upstream(table(), key)
+    if not chain:
+        print(f"no row of {args.table} matches {key}", file=sys.stderr)
+        return 1
+    print(format_chain(chain))
+    return 0
+
+
+def _parse_key(text: str) -> dict:
+    """'session=s1,camera=top' → dict."""
+    pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
+    if any(len(p) != 2 for p in pairs):
+        raise SystemExit(f"key must be JSON or a=b,c=d; got {text!r}")
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def cmd_demo(args) -> int:
+    from workers.demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ethojoint", description=__doc__)
+    parser.add_argument("--prefix", help="schema name prefix (default from config, else 'ethojoint_')")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database status or initialisation")
+    db.add_argument("action", choices=["status", "init"])
+    db.set_defaults(func=cmd_db)
+
+    ing = sub.add_parser("ingest", help="validate and insert a manifest (YAML or CSV)")
+    ing.add_argument("manifest")
+    ing.add_argument("--quiet", action="store_true")
+    ing.set_defaults(func=cmd_ingest)
+
+    pop = sub.add_parser("populate", help="populate computed tables (all by default)")
+    pop.add_argument("tables", nargs="*", help="e.g. pose.PoseEstimation")
+    pop.add_argument("--reserve-jobs", action="store_true", help="coordinate through the jobs tables")
+    pop.set_defaults(func=cmd_populate)
+
+    aud = sub.add_parser("audit", help="print the upstream chain of a row")
+    aud.add_argument("table", help="e.g. pose.PoseEstimation")
+    aud.add_argument("key", help='JSON or a=b,c=d, e.g. session=s1,camera=top,pose_source=sleap')
+    aud.set_defaults(func=cmd_audit)
+
+    demo = sub.add_parser("demo", help="synthetic cohort end to end on the configured database")
+    demo.add_argument("--out", default="ethojoint_demo", help="folder for generated files and plots")
+    demo.add_argument("--sessions-per-group", type=int, default=4)
+    demo.add_argument("--seed", type=int, default=2026)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv=None) -> int:
+    from pipeline.errors import InputError
+
+    args = build_parser().parse_args(argv)
+    started = time.time()
+    try:
+        code = args.func(args)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.command == "demo":
+        print(f"done in {time.time() - started:.1f} s")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
