@@ -25,6 +25,8 @@ def upstream(table: dj.Table, key: dict) -> list[tuple[str, dict]]:
                 continue
             seen.add((tbl.full_table_name, pk))
             out.append((tbl.full_table_name, row))
+            own = {k: row[k] for k in tbl.primary_key}
+            frontier.extend((dj.FreeTable(tbl.connection, name), own) for name in _parts_of(tbl))
             for parent_name, info in tbl.parents(foreign_key_info=True):
                 parent = dj.FreeTable(tbl.connection, parent_name)
                 mapping = info["attr_map"]  # child attribute -> parent attribute
@@ -33,11 +35,26 @@ def upstream(table: dj.Table, key: dict) -> list[tuple[str, dict]]:
     return out
 
 
+def _parts_of(table) -> list[str]:
+    """Full names of the part tables of ``table`` (their rows belong to its rows)."""
+    master = table.full_table_name.rstrip('`"')
+    return [name for name in table.children() if name.rstrip('`"').startswith(master + "__")]
+
+
+def table_label(full_name: str) -> str:
+    """'"p_pose"."_pose_estimation__individual"' → 'p_pose.PoseEstimation.Individual'."""
+    from datajoint.utils import to_camel_case
+
+    schema, table = (part.strip('`"') for part in full_name.split("."))
+    table = table.lstrip("_#~")
+    return schema + "." + ".".join(to_camel_case(t) for t in table.split("__"))
+
+
 def format_chain(chain: list[tuple[str, dict]]) -> str:
     """Human-readable audit: provenance first, arrays by shape."""
     lines = []
     for depth, (name, row) in enumerate(chain):
-        lines.append(("" if depth == 0 else "↑ ") + name)
+        lines.append(("" if depth == 0 else "↑ ") + table_label(name))
         prov = row.pop("provenance", None)
         for attr, value in row.items():
             if attr in SKIP or hasattr(value, "shape"):

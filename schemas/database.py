@@ -26,10 +26,10 @@ def start_embedded(db_dir: Path):
     global _server
     if _server is not None and Path(_server.pgdata) == db_dir:
         return _server
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import pgserver
 
     db_dir.mkdir(parents=True, exist_ok=True)
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     _server = pgserver.get_server(db_dir, cleanup_mode="stop")
     return _server
 

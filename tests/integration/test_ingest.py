@@ -15,17 +15,17 @@ pytestmark = pytest.mark.integration
 REAL_FILES = {
     "sleap_flies/centered_pair_predictions.slp": (1100, 27, 24, 15.0),
     "sleap_flies/clip.slp": (1500, 2, 13, 30.0),
-    "sleap_flies/clip.predictions.slp": (1500, 2, 13, 30.0),
-    "sleap_flies/small_robot.000_small_robot_3_frame.analysis.h5": (None, 1, None, 30.0),
+    "sleap_flies/clip.predictions.slp": (1500, 2, 2, 30.0),
+    "sleap_flies/small_robot.000_small_robot_3_frame.analysis.h5": (3, 1, 3, 30.0),
     "deepof_two_mice/testDLC_csv_table_madlc.csv": (100, 2, 14, 30.0),
     "deepof_two_mice/testDLC_h5_table_madlc.h5": (100, 2, 14, 30.0),
-    "dlc_openfield/openfield_dlc_inference_example.csv": (None, 1, 4, 30.0),
-    "dlc_openfield/openfield_dlc_inference_example_missingdata.csv": (None, 1, 4, 30.0),
-    "nwb_pose/sample_ndx_pose.nwb": (None, None, None, 30.0),
-    "anipose_minimal_session/back/back.analysis.h5": (None, 1, 15, 30.0),
-    "anipose_minimal_session/mid/mid.analysis.h5": (None, 1, 15, 30.0),
-    "anipose_minimal_session/side/side.analysis.h5": (None, 1, 15, 30.0),
-    "anipose_minimal_session/top/top.analysis.h5": (None, 1, 15, 30.0),
+    "dlc_openfield/openfield_dlc_inference_example.csv": (2330, 1, 4, 30.0),
+    "dlc_openfield/openfield_dlc_inference_example_missingdata.csv": (2330, 1, 4, 30.0),
+    "nwb_pose/sample_ndx_pose.nwb": (2330, 1, 4, 30.0),
+    "anipose_minimal_session/back/minimal_back_proofread.analysis.h5": (120, 1, 15, 30.0),
+    "anipose_minimal_session/mid/minimal_mid_proofread.analysis.h5": (120, 1, 15, 30.0),
+    "anipose_minimal_session/side/minimal_side_proofread.analysis.h5": (120, 1, 15, 30.0),
+    "anipose_minimal_session/top/minimal_top_proofread.analysis.h5": (120, 1, 15, 30.0),
 }
 
 
@@ -70,8 +70,7 @@ def test_every_real_file_ingests_with_its_shape(clean, shared_data, tmp_path):
         row = (pose.PoseEstimation & {"session": f"real{n}"}).fetch1()
         positions = np.asarray(row["positions"])
         direct = read_pose(shared_data / rel)
-        expected = (frames or direct.n_frames, individuals or direct.n_individuals,
-                    keypoints or direct.n_keypoints)
+        expected = (frames, individuals, keypoints)
         assert positions.shape[:3] == expected, rel
         assert (row["n_frames"], row["n_individuals"], len(row["keypoints"])) == expected, rel
         assert np.asarray(row["confidence"]).shape == expected, rel
@@ -215,7 +214,7 @@ def test_csv_manifest_and_age_group_override(clean, shared_data, tmp_path):
         f"s1,2026-03-01 10:00:00,m2,M,old,intruder,top,30,0.4,{h5},dlc,mouse_white_tail\n")
     counts = ingest(tmp_path / "m.csv")
     assert counts["Subject"] == 2 and counts["PoseEstimationTask"] == 1
-    (session.Session.Animal & {"subject": "m2"})._update("session_age_group", "adult")
+    session.Session.Animal.update1({"session": "s1", "subject": "m2", "session_age_group": "adult"})
     groups = {r["subject"]: r["age_group"] for r in session.animals().to_dicts()}
     assert groups == {"m1": "young", "m2": "adult"}
 
