@@ -17,7 +17,7 @@ REAL_FILES = {
     "sleap_flies/clip.slp": (1500, 2, 13, 30.0),
     "sleap_flies/clip.predictions.slp": (1500, 2, 2, 30.0),
     "sleap_flies/small_robot.000_small_robot_3_frame.analysis.h5": (3, 1, 3, 30.0),
-    "deepof_two_mice/testDLC_csv_table_madlc.csv": (100, 2, 14, 30.0),
+    "deepof_two_mice/testDLC_csv_table_madlc.csv": (97, 2, 14, 30.0),
     "deepof_two_mice/testDLC_h5_table_madlc.h5": (100, 2, 14, 30.0),
     "dlc_openfield/openfield_dlc_inference_example.csv": (2330, 1, 4, 30.0),
     "dlc_openfield/openfield_dlc_inference_example_missingdata.csv": (2330, 1, 4, 30.0),

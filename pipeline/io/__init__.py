@@ -1,0 +1,178 @@
+"""Pose-file readers: every supported format in, one :class:`PoseData` out.
+
+One module per format (``sleap``, ``dlc``, ``nwb``) built on movement and
+sleap-io; :func:`read_pose` picks one by extension and, for ``.h5``/``.csv``,
+by content.  Bad input raises exactly one :class:`~pipeline.errors.InputError`.
+movement, sleap-io and pynwb are imported on first read (importing movement
+configures its logger: stderr and ``~/.movement/``).
+
+Examples
+--------
+>>> from pipeline.io import read_pose
+>>> pose = read_pose("clip.predictions.slp", fps=30)     # doctest: +SKIP
+>>> pose.n_frames, pose.individuals                      # doctest: +SKIP
+(1500, ('female', 'male'))
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import InputError
+from pipeline.pose import PoseData
+
+FORMATS = ("sleap", "dlc", "nwb", "anipose")  # values of read_pose(..., fmt=...)
+__all__ = ["FORMATS", "detect_format", "read_pose"]
+
+
+def read_pose(path: str | Path, *, fmt: str | None = None, fps: float | None = None) -> PoseData:
+    """Read one pose file into :class:`PoseData`.
+
+    Parameters
+    ----------
+    path : str or Path
+        A SLEAP ``.slp`` or analysis ``.h5``, a DeepLabCut ``.h5``/``.csv``,
+        an NWB ``.nwb`` (ndx-pose) or an Anipose triangulation ``.csv``.
+    fmt : {"sleap", "dlc", "nwb", "anipose"}, optional
+        Skip detection and use this reader.  ``"anipose"`` reads an Anipose
+        3D ``.csv``; given a ``.h5`` it reads the per-camera SLEAP analysis
+        file of an Anipose session.
+    fps : float, optional
+        Frame rate to use when the file does not store one.  A rate stored
+        in the file (NWB) wins; a different ``fps`` then gives a warning.
+
+    Returns
+    -------
+    PoseData
+
+    Raises
+    ------
+    InputError
+        Missing, unreadable or corrupt file, unknown format, zero frames.
+
+    Examples
+    --------
+    >>> pose = read_pose("mice_DLC.csv", fps=25)              # doctest: +SKIP
+    >>> pose.positions.shape                                  # doctest: +SKIP
+    (100, 2, 14, 2)
+    """
+    if fmt not in FORMATS + (None,):
+        raise ValueError(f"fmt must be one of {FORMATS} or None, got {fmt!r}")
+    if fps is not None and not (np.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be a positive number, got {fps!r}")
+    path = _check_file(path)
+    if fmt is None:
+        fmt = detect_format(path)
+    if fmt == "sleap" or (fmt == "anipose" and path.suffix.lower() != ".csv"):
+        from pipeline.io.sleap import read_sleap as reader
+    elif fmt == "dlc":
+        from pipeline.io.dlc import read_dlc as reader
+    elif fmt == "nwb":
+        from pipeline.io.nwb import read_nwb as reader
+    else:
+        reader = _read_anipose
+    return reader(path, fps=fps)
+
+
+def detect_format(path: str | Path) -> str:
+    """Guess the format of a pose file from its extension and header.
+
+    Parameters
+    ----------
+    path : str or Path
+        The pose file.
+
+    Returns
+    -------
+    str
+        One of :data:`FORMATS`; InputError if none fits.
+
+    Examples
+    --------
+    >>> detect_format("clip.slp")                             # doctest: +SKIP
+    'sleap'
+    """
+    path = _check_file(path)
+    suffix = path.suffix.lower()
+    if suffix in (".slp", ".nwb"):
+        return {".slp": "sleap", ".nwb": "nwb"}[suffix]
+    if suffix == ".h5":
+        keys, pandas_keys = _hdf5_keys(path)
+        if {"tracks", "node_names"} <= keys:
+            return "sleap"
+        if pandas_keys:  # DeepLabCut writes a pandas DataFrame
+            return "dlc"
+        raise InputError(path, f"HDF5 file is neither SLEAP analysis nor DeepLabCut (top-level keys: {sorted(keys)})")
+    if suffix == ".csv":
+        try:
+            with open(path, newline="") as f:
+                header = next(csv.reader(f), [])
+        except (OSError, UnicodeDecodeError, csv.Error) as e:
+            raise InputError(path, f"cannot read CSV header: {e}") from e
+        if header[:1] == ["scorer"]:
+            return "dlc"
+        if "fnum" in header and any(h.endswith("_score") for h in header):
+            return "anipose"
+        raise InputError(path, "CSV is neither DeepLabCut (first cell 'scorer') nor Anipose ('fnum' column)")
+    raise InputError(path, f"unknown file extension {path.suffix!r} (expected one of .slp, .h5, .csv, .nwb)")
+
+
+def _check_file(path: str | Path) -> Path:
+    """Return ``path`` as a Path; InputError if it is not an existing file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found" if not path.exists() else "not a regular file")
+    return path
+
+
+def _hdf5_keys(path: Path) -> tuple[set[str], set[str]]:
+    """Top-level names of an HDF5 file and those holding pandas objects; InputError if not HDF5."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return set(f.keys()), {k for k in f.keys() if "pandas_type" in f[k].attrs}
+    except Exception as e:
+        raise InputError(path, f"not a readable HDF5 file (corrupt or truncated?): {e}") from e
+
+
+def _pose_from_dataset(ds, path: Path, *, individuals=None, edges=(), source_software=None) -> PoseData:
+    """movement Dataset -> PoseData, transposed by dimension name; a partly NaN point becomes all NaN."""
+    pos = ds["position"].transpose("time", "individuals", "keypoints", "space").to_numpy().astype(np.float64)
+    conf = ds["confidence"].transpose("time", "individuals", "keypoints").to_numpy().astype(np.float64)
+    pos[np.isnan(pos).any(axis=-1)] = np.nan  # a point is missing as a whole
+    if pos.shape[0] == 0:
+        raise InputError(path, "file has zero frames")
+    if pos.shape[1] == 0 or pos.shape[2] == 0:
+        raise InputError(path, f"file has no individuals or no keypoints (shape {pos.shape})")
+    fps = ds.attrs.get("fps")
+    try:
+        return PoseData(
+            positions=pos,
+            confidence=conf,
+            individuals=tuple(individuals or (str(i) for i in ds["individuals"].values)),
+            keypoints=tuple(str(k) for k in ds["keypoints"].values),
+            fps=None if fps is None or not np.isfinite(fps) else float(fps),
+            source_software=source_software or str(ds.attrs.get("source_software", "")),
+            edges=tuple(edges),
+        )
+    except ValueError as e:  # e.g. duplicate names
+        raise InputError(path, str(e)) from e
+
+
+def _read_anipose(path: Path, *, fps: float | None = None) -> PoseData:
+    """Read an Anipose triangulation CSV (3D, one animal) with movement."""
+    path = _check_file(path)
+    from movement.io import load_poses
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = load_poses.from_anipose_file(path, fps=fps, individual_name="individual_0")
+    except Exception as e:
+        raise InputError(path, f"cannot read as an Anipose CSV: {e}") from e
+    return _pose_from_dataset(ds, path, source_software="Anipose")
