@@ -1,0 +1,49 @@
+"""The embedded PostgreSQL: created on first use, reused, stopped on exit; backends fail loudly."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(args, env_extra, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJ_", "ETHOJOINT_"))}
+    env.update(env_extra)
+    return subprocess.run([sys.executable, "-m", "workers.cli", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_embedded_database_created_reused_and_stopped(tmp_path):
+    import psutil
+
+    env = {"PYTHONPATH": str(REPO), "ETHOJOINT_PREFIX": "ejt_embedded_"}
+    first = run_cli(["db", "status"], env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    db_dir = tmp_path / ".ethojoint" / "db"
+    assert (db_dir / "PG_VERSION").read_text().strip() == "16"
+    assert '"embedded": true' in first.stdout and '"backend": "postgresql"' in first.stdout
+    marker = (db_dir / "PG_VERSION").stat().st_ino
+    second = run_cli(["db", "status"], env, tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert (db_dir / "PG_VERSION").stat().st_ino == marker  # reused, not re-created
+    assert "Subject" in second.stdout
+    # the last process to leave stops the server
+    pid_file = db_dir / "postmaster.pid"
+    if pid_file.exists():
+        pid = int(pid_file.read_text().split()[0])
+        assert not psutil.pid_exists(pid), "embedded PostgreSQL still running after the CLI exited"
+
+
+def test_unreachable_listed_backend_fails_not_skips(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJ_", "ETHOJOINT_"))}
+    env.update(ETHOJOINT_TEST_BACKENDS="mysql", ETHOJOINT_TEST_MYSQL_HOST="127.0.0.1:9")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "tests/integration/test_ingest.py::test_db_status_cli"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "unreachable" in result.stdout and "skipped" not in result.stdout
