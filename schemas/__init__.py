@@ -14,11 +14,11 @@ warnings.filterwarnings("ignore", message=".*MariaDB is not officially supported
 
 import datajoint as dj  # noqa: E402
 
-from . import pose, recording, session, subject  # noqa: E402
+from . import behavior, pose, recording, session, subject  # noqa: E402
 from .config import Settings, current, load_settings, set_current  # noqa: E402
 from .database import connect  # noqa: E402
 
-MODULES = (subject, session, recording, pose)
+MODULES = (subject, session, recording, pose, behavior)
 
 
 def schema_names(prefix: str) -> dict[str, str]:
@@ -45,6 +45,7 @@ def activate(prefix: str | None = None, *, settings: Settings | None = None) -> 
     for module in MODULES:
         name = f"{settings.prefix}{module.__name__.rsplit('.', 1)[-1]}"
         _rebind(module.schema, name, connection)
+    behavior.SocialRuleSet.add("default")
     return connection
 
 

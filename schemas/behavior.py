@@ -1,0 +1,187 @@
+"""Social-behaviour bouts and their summaries, per pose estimation and rule set."""
+
+import datajoint as dj
+import numpy as np
+
+from pipeline import provenance
+from pipeline.behavior import RuleSet, score_session
+from pipeline.pose import PoseData
+
+from . import pose, recording
+
+schema = dj.Schema()
+
+DEFAULT_SCORING = {"role_map": None, "bin_s": 60.0, "n_bins": 3}
+
+
+@schema
+class SocialRuleSet(dj.Lookup):
+    """One row: one content-hashed set of scoring rules (thresholds, units, bouts, bins).
+
+    ``rule_set`` is a uuid of the canonical JSON of ``params``; the same
+    parameters always get the same id, whoever inserts them.
+    """
+
+    definition = """
+    rule_set : char(36)                # uuid of the canonical JSON of params
+    ---
+    rule_set_name : varchar(64)
+    units : enum('mm', 'px')
+    params : json                      # {"rules": RuleSet.to_dict(), "role_map", "bin_s", "n_bins"}
+    """
+
+    @classmethod
+    def add(cls, name: str, rules: RuleSet | None = None, **scoring) -> str:
+        """Insert (idempotently) a rule set and return its id."""
+        rules = rules or RuleSet()
+        params = {"rules": rules.to_dict(), **DEFAULT_SCORING, **scoring}
+        rule_set = provenance.params_hash(params)
+        cls.insert1({"rule_set": rule_set, "rule_set_name": name, "units": rules.units, "params": params},
+                    skip_duplicates=True)
+        return rule_set
+
+
+@schema
+class SocialBouts(dj.Computed):
+    """One row: the scored social behaviour of one pose estimation under one rule set.
+
+    Parts: ``Bout`` (one row per bout), ``Summary`` (per behaviour and
+    agent → target over the whole recording), ``TimeBin`` (the same per time
+    bin over the first minutes). Mutual behaviours (nose-to-nose,
+    side-by-side) appear once per pair, credited to the pair with
+    agent = the first animal of the recording's track order; directed
+    behaviours appear per agent → target.
+    """
+
+    definition = """
+    -> pose.PoseEstimation
+    -> SocialRuleSet
+    ---
+    units : enum('mm', 'px')            # of distances below
+    n_frames : int32
+    fps : float64
+    n_bouts : int32
+    provenance : json
+    """
+
+    class Bout(dj.Part):
+        """One row: one bout of one behaviour of one agent toward one target."""
+
+        definition = """
+        -> master
+        bout_index : int32
+        ---
+        behavior : varchar(32)
+        agent : varchar(32)            # subject id
+        target : varchar(32)           # subject id
+        start_frame : int32
+        end_frame : int32              # exclusive
+        start_s : float64
+        duration_s : float64
+        mean_distance = null : float64 # in the rule set's units
+        """
+
+    class Summary(dj.Part):
+        """One row: one behaviour of one agent toward one target over the recording."""
+
+        definition = """
+        -> master
+        behavior : varchar(32)
+        agent : varchar(32)
+        target : varchar(32)
+        ---
+        mutual : bool
+        bout_count : int32
+        total_duration_s : float64
+        mean_bout_s = null : float64
+        median_bout_s = null : float64
+        latency_s = null : float64     # to the first bout; null when none
+        frames_in_contact : int32
+        scorable_fraction = null : float64
+        """
+
+    class TimeBin(dj.Part):
+        """One row: one behaviour of one agent toward one target in one time bin."""
+
+        definition = """
+        -> master
+        behavior : varchar(32)
+        agent : varchar(32)
+        target : varchar(32)
+        time_bin : int16
+        ---
+        bin_start_s : float64
+        bin_end_s : float64
+        bout_count : int32             # bouts starting in the bin
+        total_duration_s : float64     # contact time inside the bin
+        latency_s = null : float64     # from the bin start; null when none
+        scorable_fraction = null : float64
+        """
+
+    def make(self, key):
+        row, positions, confidence = pose.load_pose(key)
+        tracks = (pose.PoseEstimation.Individual & key).to_dicts(order_by="individual_index")
+        mm_per_px = (recording.VideoRecording & key).fetch1("mm_per_px")
+        params = (SocialRuleSet & key).fetch1("params")
+        result = score_recording(row, positions, confidence, tracks, mm_per_px, params)
+        self.insert1(dict(key, units=result["units"], n_frames=row["n_frames"], fps=row["fps"],
+                          n_bouts=len(result["bouts"]),
+                          provenance=provenance.record(inputs=_pose_inputs(row), params=params)))
+        self.Bout.insert(dict(key, bout_index=i, **b) for i, b in enumerate(result["bouts"]))
+        self.Summary.insert(dict(key, **s) for s in result["summary"])
+        self.TimeBin.insert(dict(key, **s) for s in result["bins"])
+
+
+SocialSummary = SocialBouts.Summary
+TimeBinnedSummary = SocialBouts.TimeBin
+
+
+def score_recording(row, positions, confidence, tracks, mm_per_px, params) -> dict:
+    """Score the subject-mapped tracks of one pose row; plain rows to insert."""
+    from pipeline.errors import InputError
+
+    source = f"PoseEstimation {row['session']}/{row['camera']}/{row['pose_source']}"
+    if len(tracks) < 2:
+        raise InputError(source, f"needs ≥ 2 tracks mapped to subjects for social scoring, has {len(tracks)}")
+    index = [t["individual_index"] for t in tracks]
+    data = PoseData(positions[:, index], confidence[:, index], individuals=[t["subject"] for t in tracks],
+                    keypoints=row["keypoints"], fps=row["fps"])
+    rules = RuleSet.from_dict(params["rules"])
+    scale = 1.0 if row["space_units"] == "mm" and data.n_space == 3 else mm_per_px
+    n_bins, bin_s = int(params["n_bins"]), float(params["bin_s"])
+    windows = {"all": (0.0, None), **{k: (k * bin_s, (k + 1) * bin_s) for k in range(n_bins)}}
+    result = score_session(data, rules, mm_per_px=scale if data.n_space == 2 else None,
+                           role_map=params.get("role_map"), windows=windows, source=source)
+    bouts = [_plain(b) for b in result.bouts.to_dict("records")]
+    summary, bins = [], []
+    for s in result.summary.to_dict("records"):
+        s = _plain(s)
+        window = s.pop("window")
+        base = {k: s[k] for k in ("behavior", "agent", "target")}
+        if window == "all":
+            summary.append(dict(base, mutual=bool(s["mutual"]), bout_count=s["bout_count"],
+                                total_duration_s=s["total_duration_s"], mean_bout_s=s["mean_bout_s"],
+                                median_bout_s=s["median_bout_s"], latency_s=s["latency_s"],
+                                frames_in_contact=s["frames_in_contact"], scorable_fraction=s["scorable_fraction"]))
+        else:
+            bins.append(dict(base, time_bin=int(window), bin_start_s=s["window_start_s"],
+                             bin_end_s=s["window_end_s"], bout_count=s["bout_count"],
+                             total_duration_s=s["total_duration_s"], latency_s=s["latency_s"],
+                             scorable_fraction=s["scorable_fraction"]))
+    return {"units": result.units, "bouts": bouts, "summary": summary, "bins": bins}
+
+
+def _plain(record: dict) -> dict:
+    """numpy scalars → Python; NaN → None (SQL NULL)."""
+    out = {}
+    for k, v in record.items():
+        if isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, float) and not np.isfinite(v):
+            v = None
+        out[k] = v
+    return out
+
+
+def _pose_inputs(row) -> dict:
+    return {i["path"]: i["sha256"] for i in row["provenance"].get("inputs", [])}
