@@ -120,6 +120,15 @@ def _parse_key(text: str) -> dict:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
+def cmd_report(args) -> int:
+    from workers.report import make_report
+
+    _activate(args)
+    make_report(group_by=[g.strip() for g in args.group_by.split(",") if g.strip()],
+                behaviors=args.behavior or None, first_minutes=args.first_minutes, out=args.out)
+    return 0
+
+
 def cmd_demo(args) -> int:
     from workers.demo import run_demo
 
@@ -149,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("table", help="e.g. pose.PoseEstimation")
     aud.add_argument("key", help='JSON or a=b,c=d, e.g. session=s1,camera=top,pose_source=sleap')
     aud.set_defaults(func=cmd_audit)
+
+    rep = sub.add_parser("report", help="group table, tests, CSVs and plots of social behaviour")
+    rep.add_argument("--group-by", default="sex,age_group", help="subject/session attributes, comma-separated")
+    rep.add_argument("--behavior", action="append", help="restrict to a behaviour (repeatable)")
+    rep.add_argument("--first-minutes", type=int, default=None, help="only the first N minutes (60 s bins)")
+    rep.add_argument("--out", default=None, help="folder for CSVs and PNG plots")
+    rep.set_defaults(func=cmd_report)
 
     demo = sub.add_parser("demo", help="synthetic cohort end to end on the configured database")
     demo.add_argument("--out", default="ethojoint_demo", help="folder for generated files and plots")

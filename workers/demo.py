@@ -42,7 +42,8 @@ def run_demo(args) -> int:
     from pipeline.synthetic import simulate_cohort
     from schemas.config import load_settings
     from schemas.ingest import ingest
-    from workers.cli import cmd_db
+    from schemas import behavior
+    from workers.report import make_report
 
     out = Path(args.out).absolute()
     out.mkdir(parents=True, exist_ok=True)
@@ -55,5 +56,7 @@ def run_demo(args) -> int:
     print(f"synthetic cohort: {len(cohort.subjects)} subjects, {len(cohort.sessions)} sessions -> {manifest}")
     counts = ingest(manifest)
     print("new rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    args.action = "status"
-    return cmd_db(args)
+    behavior.SocialBouts.populate(display_progress=True)
+    make_report(group_by=["sex", "age_group"], out=out / "report")
+    make_report(group_by=["sex", "age_group"], first_minutes=3, out=out / "report_first3min")
+    return 0

@@ -1,0 +1,78 @@
+"""Group statistics of per-animal or per-session behaviour measures (tidy pandas)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+def group_table(df: pd.DataFrame, *, group_by: list[str], value: str, by=("behavior",)) -> pd.DataFrame:
+    """n, mean, SEM (and median) of ``value`` per group and behaviour.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"behavior": ["a"] * 4, "sex": list("FFMM"), "x": [1., 3., 2., 2.]})
+    >>> group_table(d, group_by=["sex"], value="x")[["sex", "n", "mean"]].values.tolist()
+    [['F', 2, 2.0], ['M', 2, 2.0]]
+    """
+    keys = [*by, *group_by]
+    g = df.groupby(keys, observed=True)[value]
+    out = g.agg(n="count", mean="mean", sd="std", median="median").reset_index()
+    out["sem"] = out["sd"] / np.sqrt(out["n"])
+    return out[[*keys, "n", "mean", "sem", "median"]]
+
+
+def group_tests(df: pd.DataFrame, *, group_by: list[str], value: str, by: str = "behavior") -> pd.DataFrame:
+    """Between-group tests per behaviour, Holm-corrected across behaviours.
+
+    Mann–Whitney U for two groups, Kruskal–Wallis for more (groups = the
+    combinations of ``group_by``). With exactly two two-level factors, also a
+    two-way ANOVA (main effects and interaction) with statsmodels.
+    """
+    rows = []
+    for behavior, d in df.groupby(by, observed=True):
+        labels = d[group_by].astype(str).agg(" ".join, axis=1)
+        samples = [v[value].dropna().to_numpy() for _, v in d.assign(_g=labels).groupby("_g")]
+        samples = [s for s in samples if len(s)]
+        row = {by: behavior, "groups": len(samples), "value": value}
+        if len(samples) == 2:
+            row["test"], row["p"] = "Mann-Whitney U", stats.mannwhitneyu(*samples).pvalue
+        elif len(samples) > 2 and len({round(float(x), 12) for s in samples for x in s}) > 1:
+            row["test"], row["p"] = "Kruskal-Wallis", stats.kruskal(*samples).pvalue
+        else:
+            row["test"], row["p"] = "none", np.nan
+        if len(group_by) == 2 and all(d[f].nunique() == 2 for f in group_by) and d[value].nunique() > 1:
+            row.update(_anova(d, group_by, value))
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    for col in [c for c in out.columns if c == "p" or c.startswith("anova_p_")]:
+        out[col + "_holm"] = holm(out[col].to_numpy())
+    return out
+
+
+def _anova(d, group_by, value) -> dict:
+    import statsmodels.formula.api as smf
+    from statsmodels.stats.anova import anova_lm
+
+    a, b = group_by
+    data = d[[a, b, value]].rename(columns={a: "A", b: "B", value: "y"}).dropna()
+    table = anova_lm(smf.ols("y ~ C(A) * C(B)", data=data).fit(), typ=2)
+    return {f"anova_p_{a}": table.loc["C(A)", "PR(>F)"], f"anova_p_{b}": table.loc["C(B)", "PR(>F)"],
+            f"anova_p_{a}_x_{b}": table.loc["C(A):C(B)", "PR(>F)"]}
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values (NaN kept).
+
+    >>> holm(np.array([0.01, 0.04, 0.03])).round(2).tolist()
+    [0.03, 0.06, 0.06]
+    """
+    p = np.asarray(p, float)
+    out = np.full_like(p, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    order = ok[np.argsort(p[ok])]
+    m = len(order)
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out[order] = np.minimum(adjusted, 1.0)
+    return out

@@ -1,0 +1,50 @@
+"""``ethojoint report``: group table, tests, CSVs and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+
+def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=None, rule_set=None) -> pd.DataFrame:
+    """Print the group table and tests; write CSVs and PNGs to ``out``."""
+    from pipeline import plots
+    from pipeline.stats import group_table, group_tests
+    from schemas import behavior, stats
+
+    animals = stats.per_animal(rule_set=rule_set, first_minutes=first_minutes, behaviors=behaviors)
+    if animals.empty:
+        raise SystemExit("nothing scored yet: run `ethojoint populate behavior.SocialBouts`")
+    window = f"first {first_minutes} min" if first_minutes else "whole recording"
+    tables = [group_table(animals, group_by=group_by, value=v).assign(measure=v, per="animal")
+              for v in stats.MEASURES]
+    table = pd.concat(tables, ignore_index=True)
+    tests = pd.concat([group_tests(animals, group_by=group_by, value=v) for v in stats.MEASURES],
+                      ignore_index=True)
+    with pd.option_context("display.width", 160, "display.max_rows", 200, "display.float_format", "{:.3f}".format):
+        print(f"Per animal (agent), {window}; bout_count = bouts (not frames), total_duration_s = seconds in contact")
+        print(table.pivot_table(index=["behavior", *group_by], columns="measure", values=["n", "mean", "sem"])
+              .round(3).to_string())
+        print("\nBetween-group tests (Holm-corrected across behaviours):")
+        print(tests.to_string(index=False))
+    if out:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        animals.to_csv(out / "per_animal.csv", index=False)
+        stats.per_session(rule_set=rule_set, first_minutes=first_minutes, behaviors=behaviors,
+                          group_by=group_by).to_csv(out / "per_session.csv", index=False)
+        table.to_csv(out / "group_table.csv", index=False)
+        tests.to_csv(out / "group_tests.csv", index=False)
+        for v in stats.MEASURES:
+            plots.group_plot(animals, out / f"group_{v}.png", group_by=group_by, value=v,
+                             title=f"{plots.UNITS[v]} per animal, {window}")
+        first = behavior.SocialBouts.to_dicts(limit=1)
+        if first:
+            key = {k: first[0][k] for k in behavior.SocialBouts.primary_key}
+            bouts = (behavior.SocialBouts.Bout & key).to_pandas().reset_index()
+            plots.ethogram(bouts, out / f"ethogram_{key['session']}.png",
+                           duration_s=first[0]["n_frames"] / first[0]["fps"],
+                           title=f"session {key['session']} ({first[0]['units']} rules)")
+        print(f"\nwrote CSVs and plots to {out}")
+    return table
