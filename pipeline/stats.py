@@ -57,6 +57,9 @@ def _anova(d, group_by, value) -> dict:
 
     a, b = group_by
     data = d[[a, b, value]].rename(columns={a: "A", b: "B", value: "y"}).dropna()
+    cells = data.groupby(["A", "B"]).size()
+    if len(cells) < 4 or cells.min() < 2 or len(data) <= 4:
+        return {}  # the design does not allow it (empty or single-animal cells)
     table = anova_lm(smf.ols("y ~ C(A) * C(B)", data=data).fit(), typ=2)
     return {f"anova_p_{a}": table.loc["C(A)", "PR(>F)"], f"anova_p_{b}": table.loc["C(B)", "PR(>F)"],
             f"anova_p_{a}_x_{b}": table.loc["C(A):C(B)", "PR(>F)"]}

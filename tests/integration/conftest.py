@@ -24,8 +24,8 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("backend", BACKENDS, scope="session")
 
 
-def backend_env(backend: str, base) -> dict:
-    roots = os.pathsep.join([str(SHARED_DATA), str(base)])
+def backend_env(backend: str, base, data_root) -> dict:
+    roots = os.pathsep.join([str(SHARED_DATA), str(data_root)])
     env = {"ETHOJOINT_DATA_ROOTS": roots, "ETHOJOINT_STORE": str(base / f"store_{backend}")}
     if backend == "postgresql":
         env.update(ETHOJOINT_DB="embedded", ETHOJOINT_HOME=str(base / "home"))
@@ -50,7 +50,7 @@ def db(backend, tmp_path_factory):
     for k in _ENV_KEYS:
         os.environ.pop(k, None)
     prefix = f"ejt_{uuid.uuid4().hex[:8]}_"
-    os.environ.update(backend_env(backend, base), ETHOJOINT_PREFIX=prefix)
+    os.environ.update(backend_env(backend, base, tmp_path_factory.getbasetemp()), ETHOJOINT_PREFIX=prefix)
     try:
         connection = schemas.activate()
     except Exception as err:  # unreachable backend: fail, never skip
