@@ -28,6 +28,11 @@ def backend_env(backend: str, base, data_root) -> dict:
     roots = os.pathsep.join([str(SHARED_DATA), str(data_root)])
     env = {"ETHOJOINT_DATA_ROOTS": roots, "ETHOJOINT_STORE": str(base / f"store_{backend}")}
     if backend == "postgresql":
+        # pgserver runs PostgreSQL as a separate system user when we are root:
+        # let it traverse pytest's private temporary folders to stop cleanly.
+        for folder in (base, *base.parents):
+            if str(folder).startswith(("/tmp/pytest-of-", str(data_root))) and folder.is_dir():
+                folder.chmod(folder.stat().st_mode | 0o011)
         env.update(ETHOJOINT_DB="embedded", ETHOJOINT_HOME=str(base / "home"))
     elif backend == "mysql":
         host = os.environ.get("ETHOJOINT_TEST_MYSQL_HOST", "127.0.0.1:3306")
