@@ -6,18 +6,23 @@ apart) except for scripted social contacts -- ``nose2nose``,
 whose frames are the ground truth. The tracker's view (pixels, jitter,
 dropped keypoints, confidences) is a :class:`~pipeline.pose.PoseData`.
 
+Modules: :mod:`.motion` (body model, movement, scripted contacts),
+:mod:`.session` (one session, observation model), :mod:`.cohort` (subjects,
+sessions, group effects), :mod:`.files` (SLEAP/DLC/CSV writers, video).
+
 >>> from pipeline.synthetic import simulate_session
 >>> s = simulate_session(seed=0, duration_s=30)
 >>> list(s.episodes.columns)
 ['behavior', 'agent', 'target', 'start_frame', 'end_frame', 'start_s', 'end_s']
 """
 
-from .motion import BEHAVIORS, EDGES, KEYPOINTS
+from .cohort import GROUP_RATES, CohortSession, SyntheticCohort, simulate_cohort
+from .files import FORMATS, render_video, to_movement_dataset, write_session_files
+from .motion import BEHAVIORS, EDGES, KEYPOINTS, TARGET_KEYPOINT
 from .session import EPISODE_COLUMNS, ObservationNoise, SyntheticSession, simulate_session
-from .cohort import CohortSession, SyntheticCohort, simulate_cohort
-from .files import write_session_files
 
 __all__ = [
-    "BEHAVIORS", "EDGES", "EPISODE_COLUMNS", "KEYPOINTS", "ObservationNoise", "SyntheticSession",
-    "simulate_session", "CohortSession", "SyntheticCohort", "simulate_cohort", "write_session_files",
+    "BEHAVIORS", "EDGES", "EPISODE_COLUMNS", "FORMATS", "GROUP_RATES", "KEYPOINTS", "TARGET_KEYPOINT",
+    "CohortSession", "ObservationNoise", "SyntheticCohort", "SyntheticSession", "render_video",
+    "simulate_cohort", "simulate_session", "to_movement_dataset", "write_session_files",
 ]

@@ -1,10 +1,30 @@
-"""Body model, episode schedule and the frame-by-frame motion of two mice.
+"""Body model and the frame-by-frame motion of two mice with scripted contacts.
 
 Coordinates are mm with the origin at the arena centre, x to the right and
 y *down* (image orientation), so ``px = centre_px + mm / mm_per_px`` with no
-flip. Angles are measured from +x towards +y; an animal's left is heading
--90 degrees. Everything random is drawn up front from one generator; the
-per-frame loop (plain floats, two animals) draws nothing.
+flip. Angles are measured from +x towards +y; an animal's left is at its
+heading -90 degrees. Everything random is drawn up front by the caller; the
+per-frame loop (plain Python floats, two animals: faster than numpy on
+length-2 arrays) draws nothing.
+
+Phases of one episode (agent A sniffs point P of target T):
+
+APPROACH
+    T stops and turns P's side towards A (stepping away from the wall if A
+    would not fit); A walks to a stand-off pose, nose ``r0`` + 8 mm out from
+    P along an allowed direction, facing P (``r0``: the distance at which A's
+    nose is 47 mm from all of T's keypoints). Both keep 47 mm nose clearance.
+DOCKING (a few frames)
+    A's pose, in T's frame, is blended onto the stand-off pose at ``r0``.
+CONTACT (the ground-truth frames)
+    The first and last frame are one fast dart (nose <= 19 mm from P); in
+    between A's nose wobbles 4.5-12 mm from P (by behaviour), head on P.
+LEAVING (a few frames)
+    A backs off along the same line to ``r0`` + 35 mm, then roams again.
+
+While roaming, each nose is kept 62 mm from the other animal's keypoints
+(soft avoidance plus a hard push; 45-47 mm while approaching, docking and
+leaving), so the scripted contacts are the only ones.
 """
 
 from __future__ import annotations
@@ -21,6 +41,7 @@ BEHAVIORS = ("nose2nose", "nose2anogenital", "nose2neck", "nose2left_ear", "nose
 # body geometry (mm at scale 1): centre->neck, neck->nose, ears forward/lateral of neck, centre->tail base
 NECK, HEAD, EAR_F, EAR_L, TAIL = 25.0, 20.0, 6.0, 8.0, 30.0
 _D2R = pi / 180.0
+_REACH = 52.0  # no keypoint is further than this from the body centre (body scale <= 1.15)
 # behaviour -> (target keypoint index, approach-direction angles in the target's
 # frame (deg, 0 = the target's head direction, -90 = its left), nose distance range mm)
 _CONTACT = {
@@ -30,10 +51,16 @@ _CONTACT = {
     "nose2left_ear": (1, np.linspace(-97, -53, 5), (6.0, 11.0)),
     "nose2right_ear": (2, np.linspace(53, 97, 5), (6.0, 11.0)),
 }
+TARGET_KEYPOINT = {b: KEYPOINTS[v[0]] for b, v in _CONTACT.items()}  # the point each behaviour sniffs
 CLEAR_FREE, CLEAR_NEAR = 62.0, 47.0  # nose-to-partner-keypoint clearance: roaming / approaching
-APPROACH_S, DOCK, UNDOCK, BACKOFF = 3.0, 5, 8, 35.0  # approach lead (s), frames, frames, mm
+APPROACH_S, DOCK_S, UNDOCK_S, BACKOFF = 3.0, 0.17, 0.27, 35.0  # lead, docking, leaving (s); back-off mm
 FREE, APPROACH, DOCKING, CONTACT, LEAVING = range(5)
-_DEBUG = None
+
+
+def phase_frames(fps: float) -> tuple[int, int, int]:
+    """Approach lead, docking and leaving lengths in frames at ``fps``."""
+    return (int(round(APPROACH_S * fps)), max(3, int(round(DOCK_S * fps))),
+            max(3, int(round(UNDOCK_S * fps))))
 
 
 def body_keypoints(cx, cy, th, bend, scale) -> np.ndarray:
@@ -91,13 +118,14 @@ def _kp(x, y, th, b, s):
 
 
 def _closest(px, py, k):
-    best, qx, qy = inf, 0.0, 0.0
-    for m in range(0, 12, 2):
-        dx, dy = px - k[m], py - k[m + 1]
+    """Distance from (px, py) to the nearest point of the flat list ``k``, and that point."""
+    best, m = inf, 0
+    for q in (0, 2, 4, 6, 8, 10):
+        dx, dy = px - k[q], py - k[q + 1]
         d2 = dx * dx + dy * dy
         if d2 < best:
-            best, qx, qy = d2, k[m], k[m + 1]
-    return sqrt(best), qx, qy
+            best, m = d2, q
+    return sqrt(best), k[m], k[m + 1]
 
 
 def _wrap(a):
@@ -106,17 +134,22 @@ def _wrap(a):
 
 def _wall_shift(k, limit):
     """Shift (dx, dy) that brings the outermost keypoint back inside ``limit``."""
+    if hypot(k[8], k[9]) + _REACH <= limit:  # all keypoints are within _REACH of the centre
+        return 0.0, 0.0
     dx = dy = 0.0
+    lim2 = limit * limit
     for _ in range(2):
-        r_max, mx, my = 0.0, 0.0, 0.0
-        for m in range(0, 12, 2):
-            r = hypot(k[m] + dx, k[m + 1] + dy)
-            if r > r_max:
-                r_max, mx, my = r, k[m] + dx, k[m + 1] + dy
-        if r_max <= limit:
+        r2, m = 0.0, 0
+        for q in (0, 2, 4, 6, 8, 10):
+            x, y = k[q] + dx, k[q + 1] + dy
+            d2 = x * x + y * y
+            if d2 > r2:
+                r2, m = d2, q
+        if r2 <= lim2:
             break
-        dx -= (r_max - limit) * mx / r_max
-        dy -= (r_max - limit) * my / r_max
+        r = sqrt(r2)
+        dx -= (r - limit) * (k[m] + dx) / r
+        dy -= (r - limit) * (k[m + 1] + dy) / r
     return dx, dy
 
 
@@ -137,8 +170,9 @@ def run_motion(*, n_frames, fps, radius, scale, init, turn_noise, speed_pref, pl
         Row 0: phase code (FREE, APPROACH, DOCKING, CONTACT, LEAVING); row 1:
         episode index (-1 when FREE).
     episodes : list of dict
-        Per episode: agent, target, behavior, start, end (frames) and the
-        contact wobble parameters d_mid, d_amp, period, phase, wob.
+        Per episode: agent, target (0/1), behavior, start, end, dock, undock
+        (frames) and the contact wobble parameters d_mid, d_amp (mm), period
+        (s), phase and wob (rad).
 
     Returns
     -------
@@ -175,7 +209,7 @@ def run_motion(*, n_frames, fps, radius, scale, init, turn_noise, speed_pref, pl
                 st["ang"], st["r0"], st["fits"] = _choose_side(px, py, ref, K[a], angs, st["radii"], S[a],
                                                                radius, st["ang"])
             if ph == APPROACH:
-                _nav_step(a, X, Y, TH, B, V, K, px, py, st["ang"] + ref, st["r0"] + 8.0, dt, radius, st)
+                _nav_step(a, X, Y, TH, B, V, K, px, py, st["ang"] + ref, st["r0"] + 8.0, dt, st)
                 K[a] = _kp(X[a], Y[a], TH[a], B[a], S[a])
                 _resolve(K, X, Y, CLEAR_NEAR, 0.8 if a == 0 else 0.2, lim)
             else:
@@ -204,8 +238,7 @@ def _target_step(a, g, t, ph, st, X, Y, TH, B, V, K, S, tn, dt, lim):
     V[g] = 0.9 * V[g] + 0.1 * (6.0 if busy else 2.0)
     turn = tn[g][t] * (0.1 if busy else 0.3)
     if not busy and st["ang"] is not None:
-        ref = TH[g] - 0.5 * B[g] if st["kt"] == 5 else TH[g] + B[g]
-        d = _wrap(atan2(Y[a] - Y[g], X[a] - X[g]) - ref - st["ang"])
+        d = _wrap(atan2(Y[a] - Y[g], X[a] - X[g]) - _ref_angle(st["kt"], TH[g], B[g]) - st["ang"])
         turn += max(-2.5, min(2.5, 2.5 * d))
     TH[g] += turn * dt
     B[g] = 0.8 * B[g] + 0.2 * max(-0.4, min(0.4, 0.12 * turn))
@@ -225,7 +258,7 @@ def _scripted(t, ph, ep, st, fps):
     ang, r0 = st["ang"], st["r0"]
     if ph == DOCKING:  # blend from where the approach left it to r0 out, facing the point
         n0x, n0y, h0, b0 = st["dock"]
-        w = (t - ep["start"] + DOCK + 1) / DOCK
+        w = (t - ep["start"] + ep["dock"] + 1) / ep["dock"]
         w = w * w * (3 - 2 * w)
         return ((1 - w) * n0x + w * r0 * cos(ang), (1 - w) * n0y + w * r0 * sin(ang),
                 h0 + w * _wrap(ang + pi - h0), (1 - w) * b0)
@@ -238,7 +271,7 @@ def _scripted(t, ph, ep, st, fps):
             r = min(19.0, r + 0.3 * (r0 - r))
         a2 = ang + 0.08 * osc
         return r * cos(a2), r * sin(a2), a2 + pi + ep["wob"] * cos(cyc), 0.1 * osc
-    w = (t - ep["end"]) / (UNDOCK - 1)  # backing off
+    w = (t - ep["end"]) / (ep["undock"] - 1)  # backing off
     r = r0 + BACKOFF * w * w * (3 - 2 * w)
     return r * cos(ang), r * sin(ang), ang + pi, 0.0
 
@@ -264,7 +297,7 @@ def _free_step(i, t, X, Y, TH, B, V, K, tn, sp, dt, radius):
         d = _wrap(atan2(-ny, -nx) - th)
         turn += (5.0 if d >= 0 else -5.0) * over
         v *= 1 - 0.6 * over
-    d, qx, qy = _closest(nx, ny, kp)
+    d, qx, qy = _closest(nx, ny, kp) if hypot(k[8] - kp[8], k[9] - kp[9]) < 130 + 2 * _REACH else (inf, 0, 0)
     if d < 130:
         w = (130 - d) / (130 - CLEAR_FREE)
         dd = _wrap(atan2(ny - qy, nx - qx) - th)
@@ -297,10 +330,11 @@ def _choose_side(px, py, ref, ka, angs, radii, sa, radius, current=None):
     return best[1:]
 
 
-def _nav_step(a, X, Y, TH, B, V, K, px, py, u, r_goal, dt, radius, st):
+def _nav_step(a, X, Y, TH, B, V, K, px, py, u, r_goal, dt, st):
     """Agent heads for the pose with its nose ``r_goal`` mm from the target point
-    (px, py) in direction ``u`` and facing it, coming in along that line and
-    circling round the target if it is on the wrong side."""
+    (px, py) in direction ``u``, facing it: it comes in along that line, waits
+    140 mm off while the target turns if it is on the wrong side, and shuffles
+    onto the goal once within 40 mm."""
     g = 1 - a
     ux, uy = cos(u), sin(u)
     reach = r_goal + hypot(K[a][0] - K[a][8], K[a][1] - K[a][9])
@@ -328,8 +362,6 @@ def _nav_step(a, X, Y, TH, B, V, K, px, py, u, r_goal, dt, radius, st):
         dh = _wrap(atan2(aimy - y, aimx - x) - TH[a])
         v = min(260.0, 4.0 * dist) * max(0.1, cos(dh))
     turn = 7.0 if dh > 2.8 or dh < -2.8 else max(-7.0, min(7.0, 7.0 * dh))
-    if _DEBUG is not None:
-        _DEBUG.append((x, y, gx, gy, dist, dphi, TH[a], V[a], dh, u))
     V[a] = 0.7 * V[a] + 0.3 * v
     TH[a] += turn * dt
     B[a] = 0.75 * B[a] + 0.25 * max(-0.4, min(0.4, 0.12 * turn))
@@ -360,6 +392,8 @@ def _move(K, X, Y, i, dx, dy):
 def _separate(K, X, Y, clear, w0):
     """Push the two animals apart so each nose is ``clear`` mm from the other's keypoints."""
     moved = False
+    if hypot(K[0][8] - K[1][8], K[0][9] - K[1][9]) > clear + 2 * _REACH:
+        return False
     for i in (0, 1):
         j = 1 - i
         d, qx, qy = _closest(K[i][0], K[i][1], K[j])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,6 +98,13 @@ class SyntheticSession:
         """Image pixels to arena mm (origin at the centre)."""
         return (np.asarray(xy_px, dtype=float) - np.asarray(self.arena_center_px)) * self.mm_per_px
 
+    @property
+    def true_pose(self) -> PoseData:
+        """The truth as a PoseData in mm (confidence 1, nothing missing)."""
+        return PoseData(self.true_positions_mm, np.ones(self.true_positions_mm.shape[:3]),
+                        individuals=self.individuals, keypoints=self.pose.keypoints, fps=self.fps,
+                        source_software="synthetic", edges=self.pose.edges)
+
     def in_episode(self) -> np.ndarray:
         """Boolean (time,) mask of the frames inside any ground-truth episode."""
         mask = np.zeros(self.n_frames, bool)
@@ -131,9 +138,12 @@ def simulate_session(*, seed: int, duration_s: float = 300.0, fps: float = 30.0,
         Track names.
     episodes : DataFrame or sequence of mappings, optional
         Explicit contacts with ``behavior, agent, target`` and either
-        ``start_frame, end_frame`` or ``start_s, end_s``. Each needs about 1 s
-        of free time before it (to approach) and 0.3 s after. When None,
-        episodes are drawn at random (see ``episode_counts``).
+        ``start_frame, end_frame`` (end exclusive) or ``start_s, end_s``.
+        The agent approaches during up to 3 s of the free time before each
+        and backs off for 0.27 s after; an episode must start >= ~0.4 s into
+        the session and >= ~0.65 s after the previous one ends (give >= 2 s
+        for a natural approach). When None, episodes are drawn at random
+        (see ``episode_counts``): uniformly spread, >= 3.7 s apart.
     episode_counts : int or mapping
         For random episodes: per agent and behaviour (int), per behaviour
         (``{behavior: n}``, both agents) or per agent and behaviour
@@ -141,9 +151,12 @@ def simulate_session(*, seed: int, duration_s: float = 300.0, fps: float = 30.0,
     episode_duration_s : (float, float)
         Uniform range of random episode durations.
     body_scale : (float, float), optional
-        Body size factors; drawn from U(1.0, 1.1) when None.
+        Body size factors in [0.8, 1.15] (1 = 75 mm nose to tail base);
+        drawn from U(1.0, 1.1) when None.
     noise : ObservationNoise or None
         Observation model; None gives exact pixels, no drops, confidence 1.
+        Its random numbers are drawn after the motion's, so the same seed with
+        another noise model gives the same true positions and episodes.
     name : str
         File stem for :func:`write_session_files`.
 
@@ -161,11 +174,15 @@ def simulate_session(*, seed: int, duration_s: float = 300.0, fps: float = 30.0,
     width, height = frame_size_px
     if n < 2 or fps <= 0:
         raise ValueError(f"need at least 2 frames, got duration_s={duration_s}, fps={fps}")
+    if len(individuals) != 2 or individuals[0] == individuals[1]:
+        raise ValueError(f"need two distinct individual names, got {individuals!r}")
     if 2 * arena_radius_mm / mm_per_px > min(width, height):
         raise ValueError(f"an arena of radius {arena_radius_mm} mm at {mm_per_px} mm/px "
                          f"does not fit a {width}x{height} frame")
     rng = np.random.default_rng(seed)
     scale = rng.uniform(1.0, 1.1, 2) if body_scale is None else np.asarray(body_scale, float)
+    if scale.shape != (2,) or not ((scale >= 0.8) & (scale <= 1.15)).all():
+        raise ValueError(f"body_scale must be two factors in [0.8, 1.15], got {body_scale!r}")
     names = tuple(individuals)
     if episodes is None:
         table = _random_episodes(rng, n, fps, names, episode_counts, episode_duration_s)
@@ -228,8 +245,8 @@ def _random_episodes(rng, n, fps, names, counts, duration_s) -> pd.DataFrame:
     items = [items[i] for i in rng.permutation(len(items))]
     lo, hi = duration_s
     dur = np.maximum(np.round(rng.uniform(lo, hi, len(items)) * fps).astype(int), 3)
-    lead = int(round(motion.APPROACH_S * fps))
-    tail = motion.UNDOCK + int(round(0.5 * fps))
+    lead, _, undock = motion.phase_frames(fps)
+    tail = undock + int(round(0.5 * fps))
     foot = lead + dur + tail
     margin = int(round(1.0 * fps))
     keep = np.cumsum(foot) <= n - margin  # drop whatever does not fit
@@ -264,6 +281,8 @@ def _explicit_episodes(episodes, n, fps, names) -> pd.DataFrame:
         end = (df["end_s"].astype(float) * fps).round().astype(int)
     else:
         raise InputError("episodes", "need start_frame/end_frame or start_s/end_s columns")
+    _, dock, undock = motion.phase_frames(fps)
+    first, need = dock + int(round(0.2 * fps)), dock + undock + int(round(0.2 * fps))
     rows = []
     for i, (b, a, g, s, e) in enumerate(zip(df["behavior"], df["agent"], df["target"], start, end)):
         where = f"episodes[{i}]"
@@ -271,37 +290,35 @@ def _explicit_episodes(episodes, n, fps, names) -> pd.DataFrame:
             raise InputError(where, f"unknown behaviour {b!r}; expected one of {BEHAVIORS}")
         if a not in names or g not in names or a == g:
             raise InputError(where, f"agent {a!r} and target {g!r} must be the two individuals {names}")
-        if not motion.DOCK + 5 <= s < e <= n:
+        if not first <= s < e <= n:
             raise InputError(where, f"frames [{s}, {e}) must be non-empty, start at or after frame "
-                                    f"{motion.DOCK + 5} and end by frame {n}")
+                                    f"{first} and end by frame {n}")
         rows.append((b, a, g, int(s), int(e)))
-    table = _frame_table(rows, fps)
-    need = motion.UNDOCK + motion.DOCK + 5
-    gaps = table["start_frame"].to_numpy()[1:] - table["end_frame"].to_numpy()[:-1]
-    if (gaps < need).any():
-        i = int(np.argmax(gaps < need)) + 1
-        raise InputError(f"episodes[{i}]", f"starts less than {need} frames after the previous episode ends")
-    return table
+    order = sorted(range(len(rows)), key=lambda i: rows[i][3])
+    for prev, i in zip(order, order[1:]):
+        if rows[i][3] - rows[prev][4] < need:
+            raise InputError(f"episodes[{i}]", f"starts less than {need} frames after episodes[{prev}] ends")
+    return _frame_table(rows, fps)
 
 
 def _plan(table, n, fps, names, rng):
     """Per-frame phase and episode index, and the per-episode motion parameters."""
     plan = np.zeros((2, n), np.int64)
     plan[1] = -1
-    lead = int(round(motion.APPROACH_S * fps))
+    lead, dock, undock = motion.phase_frames(fps)
     free_from, eps = 0, []
     lo_hi = [motion._CONTACT[b][2] for b in table["behavior"]]
     draws = rng.random((len(table), 4))
     for i, row in enumerate(table.itertuples(index=False)):
         s, e = row.start_frame, row.end_frame
         a0 = max(free_from, s - lead)
-        for p, lo, hi in ((motion.APPROACH, a0, s - motion.DOCK), (motion.DOCKING, s - motion.DOCK, s),
-                          (motion.CONTACT, s, e), (motion.LEAVING, e, min(n, e + motion.UNDOCK))):
+        for p, lo, hi in ((motion.APPROACH, a0, s - dock), (motion.DOCKING, s - dock, s),
+                          (motion.CONTACT, s, e), (motion.LEAVING, e, min(n, e + undock))):
             plan[0, lo:hi], plan[1, lo:hi] = p, i
-        free_from = min(n, e + motion.UNDOCK)
+        free_from = min(n, e + undock)
         (dlo, dhi), u = lo_hi[i], draws[i]
         amp = 0.5 * (dhi - dlo) * (0.3 + 0.7 * u[0])
-        eps.append(dict(agent=names.index(row.agent), target=names.index(row.target),
-                        behavior=row.behavior, start=s, end=e, d_mid=0.5 * (dlo + dhi), d_amp=amp,
+        eps.append(dict(agent=names.index(row.agent), target=names.index(row.target), behavior=row.behavior,
+                        start=s, end=e, dock=dock, undock=undock, d_mid=0.5 * (dlo + dhi), d_amp=amp,
                         period=0.4 + 0.8 * u[1], phase=2 * np.pi * u[2], wob=0.05 + 0.1 * u[3]))
     return plan, eps
