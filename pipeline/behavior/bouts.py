@@ -36,10 +36,10 @@ def runs(mask: np.ndarray):
     n_rows, n = mask.shape
     pad = np.zeros((n_rows, n + 2), dtype=np.int8)
     pad[:, 1:-1] = mask
-    d = np.diff(pad, axis=1)
-    row, start = np.nonzero(d == 1)  # row-major order: starts and ends pair up
-    _, end = np.nonzero(d == -1)
-    return row, start, end
+    d = np.diff(pad, axis=1).ravel()
+    edge = np.flatnonzero(d)  # row-major: a run's start (+1) is followed by its end (-1)
+    start, end = edge[0::2], edge[1::2]
+    return start // (n + 1), start % (n + 1), end % (n + 1)
 
 
 def hysteresis(strict: np.ndarray, loose: np.ndarray) -> np.ndarray:
@@ -59,6 +59,18 @@ def hysteresis(strict: np.ndarray, loose: np.ndarray) -> np.ndarray:
     np.add.at(mark, (row[keep], start[keep]), 1)
     np.add.at(mark, (row[keep], end[keep]), -1)
     return np.cumsum(mark, axis=1)[:, :-1] > 0
+
+
+def hysteresis_sparse(strict: np.ndarray, loose: np.ndarray, link: np.ndarray) -> np.ndarray:
+    """:func:`hysteresis` on a subset of frames; ``link[k]`` says
+    that frame ``k + 1`` of the subset directly follows frame ``k`` (same pair)."""
+    u = strict | loose
+    start = u.copy()
+    start[1:] &= ~(u[:-1] & link)
+    run = np.cumsum(start) - 1
+    has = np.zeros(int(start.sum()) + 1, dtype=bool)
+    has[run[strict]] = True
+    return u & has[run]
 
 
 def find_bouts(in_contact: np.ndarray, scorable: np.ndarray | None = None, *, fps: float,
@@ -179,11 +191,15 @@ def summarise_bouts(bouts: pd.DataFrame, *, fps: float, n_frames: int,
         med = pd.Series(dur).groupby(g[starts_in]).median()
         median[med.index.to_numpy()] = med.to_numpy()
     if scorable is not None:
-        cs = np.zeros((n_pairs, scorable.shape[1] + 1), dtype=np.int64)
-        np.cumsum(scorable, axis=1, out=cs[:, 1:])
         wse, wee = np.minimum(ws, scorable.shape[1]), np.minimum(we, scorable.shape[1])
+        if W == 1:
+            cnt = scorable[:, wse[0]:wee[0]].sum(axis=1)[:, None]
+        else:
+            cs = np.zeros((n_pairs, scorable.shape[1] + 1), dtype=np.int64)
+            np.cumsum(scorable, axis=1, out=cs[:, 1:])
+            cnt = cs[:, wee] - cs[:, wse]
         with np.errstate(invalid="ignore", divide="ignore"):
-            frac = ((cs[:, wee] - cs[:, wse]) / (we - ws)).ravel()
+            frac = (cnt / (we - ws)).ravel()
     else:
         frac = np.full(size, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):

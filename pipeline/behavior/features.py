@@ -9,11 +9,13 @@ feature needs is missing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from .roles import Resolution, role_points
+
+EXTRAS = ("centre_distance", "body_angle", "agent_speed", "target_speed", "motion_angle", "behind")
 
 TARGET_POINTS = ("nose", "tail_base", "neck", "left_ear", "right_ear")
 
@@ -45,25 +47,29 @@ class SocialFeatures:
         measured from the target's tail base (negative = behind the target).
     units : str
         ``"mm"`` when a scale was applied, else ``"px"`` (raw units).
+    fps : float or None
+    n_individuals : int
+
+    The six body-level features (:data:`EXTRAS`) are None when computed
+    with ``extras=False``.
     """
 
     pairs: tuple
     distance: dict
     angle: dict
-    centre_distance: np.ndarray
-    body_angle: np.ndarray
-    agent_speed: np.ndarray
-    target_speed: np.ndarray
-    motion_angle: np.ndarray
-    behind: np.ndarray
+    centre_distance: np.ndarray | None = None
+    body_angle: np.ndarray | None = None
+    agent_speed: np.ndarray | None = None
+    target_speed: np.ndarray | None = None
+    motion_angle: np.ndarray | None = None
+    behind: np.ndarray | None = None
     units: str = "mm"
     fps: float | None = None
     n_individuals: int = 2
-    extra: dict = field(default_factory=dict)
 
     @property
     def n_frames(self) -> int:
-        return self.centre_distance.shape[1]
+        return next(iter(self.distance.values())).shape[1]
 
 
 def ordered_pairs(n_individuals: int) -> tuple:
@@ -71,27 +77,56 @@ def ordered_pairs(n_individuals: int) -> tuple:
     return tuple((a, b) for a in range(n_individuals) for b in range(n_individuals) if a != b)
 
 
+def _dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Dot product over the leading (space) axis, summed left to right."""
+    out = u[0] * v[0]
+    for k in range(1, len(u)):
+        out += u[k] * v[k]
+    return out
+
+
 def _norm(v: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.sum(v * v, axis=-1))
+    return np.sqrt(_dot(v, v))
 
 
 def vector_angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Angle in degrees (0..180) between vectors along the last axis (2D or 3D)."""
-    dot = np.sum(u * v, axis=-1)
-    if u.shape[-1] == 2:
-        cross = np.abs(u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0])
+    """Angle in degrees (0..180) between vectors along the *leading* axis (2 or 3)."""
+    if len(u) == 2:
+        cross = u[0] * v[1]
+        cross -= u[1] * v[0]
+        np.abs(cross, out=cross)
     else:
-        cross = _norm(np.cross(u, v))
-    return np.degrees(np.arctan2(cross, dot))
+        cross = _norm(np.stack([u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2],
+                                u[0] * v[1] - u[1] * v[0]]))
+    out = np.arctan2(cross, _dot(u, v), out=cross)
+    out *= 180.0 / np.pi
+    return out
 
 
-def _pt(a: np.ndarray) -> np.ndarray:
-    """(time, pairs) -> contiguous (pairs, time)."""
-    return np.ascontiguousarray(a.T)
+def _space_major(positions: np.ndarray, mm_per_unit: float | None) -> np.ndarray:
+    """(time, individual, keypoint, space) -> scaled (individual, keypoint, space, time), in
+    cache-sized blocks of frames (one pass over memory)."""
+    n_t = positions.shape[0]
+    flat = positions.reshape(n_t, int(np.prod(positions.shape[1:])))
+    out = np.empty(flat.shape[::-1])
+    scale = 1.0 if mm_per_unit is None else float(mm_per_unit)
+    for s in range(0, n_t, 2048):
+        np.multiply(flat[s:s + 2048].T, scale, out=out[:, s:s + 2048])
+    return out.reshape(positions.shape[1:] + (n_t,))
+
+
+def _take(x: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``x[:, index]``, as a view when the index is an arithmetic progression (two animals)."""
+    step = np.diff(index)
+    if len(index) > 1 and (step == step[0]).all() and step[0] != 0:
+        stop = index[-1] + step[0]
+        return x[:, index[0]:(None if stop < 0 else stop):step[0]]
+    return x[:, index]
 
 
 def social_features(positions: np.ndarray, roles: Resolution, *, keypoints: Sequence[str],
-                    mm_per_unit: float | None, fps: float | None = None) -> SocialFeatures:
+                    mm_per_unit: float | None, fps: float | None = None,
+                    extras: bool = True) -> SocialFeatures:
     """Compute the per-frame features of every ordered pair.
 
     Parameters
@@ -106,7 +141,9 @@ def social_features(positions: np.ndarray, roles: Resolution, *, keypoints: Sequ
         mm per coordinate unit (mm per pixel; 1.0 for 3D poses in mm). ``None``
         keeps the raw units, and the result says ``units="px"``.
     fps : float, optional, keyword-only
-        Frame rate, for speeds; without it the speeds are NaN.
+        Frame rate, for speeds (NaN without it) and smoothing.
+    extras : bool, keyword-only
+        Also compute the body-level features of :data:`EXTRAS` (default True).
 
     Returns
     -------
@@ -125,82 +162,36 @@ def social_features(positions: np.ndarray, roles: Resolution, *, keypoints: Sequ
     positions = np.asarray(positions, dtype=np.float64)
     if positions.ndim != 4:
         raise ValueError(f"positions must be (time, individual, keypoint, space), got {positions.shape}")
-    if mm_per_unit is not None:
-        if not np.isfinite(mm_per_unit) or mm_per_unit <= 0:
-            raise ValueError(f"mm_per_unit must be a positive number, got {mm_per_unit}")
-        positions = positions * float(mm_per_unit)
+    if mm_per_unit is not None and not (np.isfinite(mm_per_unit) and mm_per_unit > 0):
+        raise ValueError(f"mm_per_unit must be a positive number, got {mm_per_unit}")
     n_ind = positions.shape[1]
     pairs = ordered_pairs(n_ind)
     ai = np.array([p[0] for p in pairs], dtype=np.intp)
     ti = np.array([p[1] for p in pairs], dtype=np.intp)
-    pts = role_points(positions, keypoints, roles)
-    nose_a, neck_a = pts["nose"][:, ai], pts["neck"][:, ai]
+    pts = role_points(_space_major(positions, mm_per_unit), keypoints, roles, layout="space-major")
+    nose_a, neck_a = _take(pts["nose"], ai), _take(pts["neck"], ai)
     heading = nose_a - neck_a
     distance, angle = {}, {}
     for name in TARGET_POINTS:
-        tp = pts[name][:, ti]
-        distance[name] = _pt(_norm(tp - nose_a))
-        angle[name] = _pt(vector_angle(heading, tp - neck_a))
-    centre = 0.5 * (pts["neck"] + pts["tail_base"])  # (time, individual, space)
-    axis = pts["neck"] - pts["tail_base"]
-    if fps:
-        vel = np.gradient(centre, axis=0) * float(fps) if centre.shape[0] > 1 else np.full_like(centre, np.nan)
-    else:
-        vel = np.full_like(centre, np.nan)
-    speed = _norm(vel)
-    t_axis = axis[:, ti]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        unit = t_axis / _norm(t_axis)[..., None]
-    behind = np.sum((nose_a - pts["tail_base"][:, ti]) * unit, axis=-1)
-    return SocialFeatures(
-        pairs=pairs, distance=distance, angle=angle,
-        centre_distance=_pt(_norm(centre[:, ti] - centre[:, ai])),
-        body_angle=_pt(vector_angle(axis[:, ai], t_axis)),
-        agent_speed=_pt(speed[:, ai]), target_speed=_pt(speed[:, ti]),
-        motion_angle=_pt(vector_angle(vel[:, ai], vel[:, ti])),
-        behind=_pt(behind),
-        units="px" if mm_per_unit is None else "mm",
-        fps=None if fps is None else float(fps), n_individuals=n_ind,
-    )
-
-
-def running_median(x: np.ndarray, window: int) -> np.ndarray:
-    """Centred running median along the last axis, NaN ignored (NaN if all are).
-
-    The window is truncated at the ends; the median of an even number of
-    values is the mean of the middle two. ``window <= 1`` returns ``x``.
-    """
-    if window <= 1:
-        return x
-    h = window // 2
-    pad = np.full(x.shape[:-1] + (x.shape[-1] + 2 * h,), np.nan)
-    pad[..., h:-h] = x
-    win = np.sort(np.lib.stride_tricks.sliding_window_view(pad, 2 * h + 1, axis=-1), axis=-1)  # NaN last
-    n = np.sum(np.isfinite(win), axis=-1)
-    lo = np.take_along_axis(win, np.maximum((n - 1) // 2, 0)[..., None], -1)[..., 0]
-    hi = np.take_along_axis(win, (n // 2)[..., None], -1)[..., 0]
-    return np.where(n > 0, (lo + hi) / 2, np.nan)
-
-
-def smooth_window(smooth_s: float, fps: float | None) -> int:
-    """Odd window length (frames) closest to ``smooth_s`` seconds; 1 = no smoothing."""
-    if not smooth_s:
-        return 1
-    if not fps:
-        raise ValueError("smoothing needs the frame rate: compute the features with fps=")
-    return 2 * int(np.floor(smooth_s * fps / 2 + 0.5)) + 1
-
-
-def smooth_features(features: SocialFeatures, window: int) -> SocialFeatures:
-    """Every feature through :func:`running_median` of ``window`` frames.
-
-    An isolated missing frame takes its neighbours' value; longer gaps stay NaN.
-    """
-    if window <= 1:
-        return features
-    m = lambda a: running_median(a, window)  # noqa: E731
-    return replace(features, distance={k: m(v) for k, v in features.distance.items()},
-                   angle={k: m(v) for k, v in features.angle.items()},
-                   **{k: m(getattr(features, k)) for k in (
-                       "centre_distance", "body_angle", "agent_speed", "target_speed",
-                       "motion_angle", "behind")})
+        tp = _take(pts[name], ti)
+        distance[name] = _norm(tp - nose_a)
+        angle[name] = vector_angle(heading, tp - neck_a)
+    out = {}
+    if extras:
+        centre = 0.5 * (pts["neck"] + pts["tail_base"])  # (space, individual, time)
+        axis = pts["neck"] - pts["tail_base"]
+        if fps and centre.shape[-1] > 1:
+            vel = np.gradient(centre, axis=-1) * float(fps)
+        else:
+            vel = np.full_like(centre, np.nan)
+        speed = _norm(vel)
+        t_axis = axis[:, ti]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            behind = _dot(nose_a - pts["tail_base"][:, ti], t_axis) / _norm(t_axis)
+        out = dict(centre_distance=_norm(centre[:, ti] - centre[:, ai]),
+                   body_angle=vector_angle(axis[:, ai], t_axis),
+                   agent_speed=speed[ai], target_speed=speed[ti],
+                   motion_angle=vector_angle(vel[:, ai], vel[:, ti]), behind=behind)
+    return SocialFeatures(pairs=pairs, distance=distance, angle=angle, **out,
+                          units="px" if mm_per_unit is None else "mm",
+                          fps=None if fps is None else float(fps), n_individuals=n_ind)

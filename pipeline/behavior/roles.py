@@ -108,21 +108,43 @@ def resolve_roles(keypoints: Sequence[str], role_map: Mapping | None = None, *,
     return out
 
 
-def role_points(positions: np.ndarray, keypoints: Sequence[str], roles: Resolution) -> dict:
-    """Positions of every role, ``(time, individual, space)`` arrays.
+def role_points(positions: np.ndarray, keypoints: Sequence[str], roles: Resolution, *,
+                layout: str = "time-major") -> dict:
+    """Positions of every role.
 
-    Absent roles (an ear the skeleton lacks) are all-NaN; a midpoint neck is
-    the mean of its two keypoints (NaN when either is missing).
+    Parameters
+    ----------
+    positions : ndarray
+        ``(time, individual, keypoint, space)``, or with ``layout="space-major"``
+        ``(individual, keypoint, space, time)``.
+    keypoints : sequence of str
+    roles : dict
+        From :func:`resolve_roles`.
+    layout : {"time-major", "space-major"}, keyword-only
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``(time, individual, space)`` arrays, or ``(space, individual, time)``
+        views for ``layout="space-major"``. Absent roles (an ear the skeleton
+        lacks) are all-NaN; a midpoint neck is the mean of its two keypoints
+        (NaN when either is missing).
     """
     positions = np.asarray(positions, dtype=np.float64)
+    if layout == "space-major":  # (individual, keypoint, space, time) -> per role (space, individual, time)
+        get = lambda k: positions[:, k].transpose(1, 0, 2)  # noqa: E731
+        empty = (positions.shape[2], positions.shape[0], positions.shape[3])
+    else:
+        get = lambda k: positions[:, :, k]  # noqa: E731
+        empty = positions.shape[:2] + positions.shape[3:]
     index = {k: i for i, k in enumerate(keypoints)}
     out = {}
     for role in ROLES:
         r = roles.get(role)
         if r is None:
-            out[role] = np.full(positions.shape[:2] + positions.shape[3:], np.nan)
+            out[role] = np.full(empty, np.nan)
         elif isinstance(r, tuple):
-            out[role] = 0.5 * (positions[:, :, index[r[1]]] + positions[:, :, index[r[2]]])
+            out[role] = 0.5 * (get(index[r[1]]) + get(index[r[2]]))
         else:
-            out[role] = positions[:, :, index[r]]
+            out[role] = get(index[r])
     return out

@@ -2,17 +2,10 @@
 
 Behaviours and the target point of the partner that the agent's nose touches:
 
-=================  ==============  ===========================================
-behaviour          target point    notes
-=================  ==============  ===========================================
-nose2nose          nose            mutual; no head-direction condition
-nose2anogenital    tail_base       directed; head-direction limit applies
-nose2neck          neck            directed; head-direction limit applies
-nose2left_ear      left_ear        directed; head-direction limit applies
-nose2right_ear     right_ear       directed; head-direction limit applies
-following          tail_base       optional, directed (DeepOF-style)
-side_by_side       body centres    optional, mutual
-=================  ==============  ===========================================
+* nose2nose (nose; mutual, no head-direction condition);
+* nose2anogenital (tail_base), nose2neck (neck), nose2left_ear (left_ear),
+  nose2right_ear (right_ear): directed, within the head-direction limit;
+* optional: following (directed, DeepOF-style) and side_by_side (mutual).
 
 Exclusivity of the contact behaviours (not of the optional ones):
 
@@ -21,7 +14,7 @@ Exclusivity of the contact behaviours (not of the optional ones):
   directed contact for either animal.
 * **Closest point wins.** Otherwise, of the directed behaviours whose target
   point is within its threshold *and* within the head-direction limit, the
-  frame goes to the one with the smallest nose distance (ties: table order).
+  frame goes to the one with the smallest nose distance (ties: in the order listed above).
   A target point that is missing (NaN) does not compete.
 * **Hysteresis** (``release_factor``). A contact begins on frames decided as
   above; it then extends over adjacent frames where the same decision, made
@@ -39,13 +32,15 @@ scorable.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from .bouts import hysteresis
-from .features import SocialFeatures, smooth_features, smooth_window
+from .bouts import hysteresis_sparse
+from .features import SocialFeatures
+from .smoothing import dilate, median_at, smooth_features, smooth_window
 
 CONTACTS = ("nose2nose", "nose2anogenital", "nose2neck", "nose2left_ear", "nose2right_ear")
 DIRECTED = {"nose2anogenital": "tail_base", "nose2neck": "neck",
@@ -157,16 +152,18 @@ class RuleSet:
             elif v is not None and not isinstance(v, cls):
                 raise ValueError(f"{name} must be a {cls.__name__}, True or None, got {v!r}")
             object.__setattr__(self, name, v)
-        if not float(self.release_factor) >= 1:
-            raise ValueError(f"release_factor must be >= 1, got {self.release_factor}")
-        for k in ("head_angle_deg", "min_bout_s", "max_gap_s", "smooth_s"):
-            if not float(getattr(self, k)) >= 0:
-                raise ValueError(f"{k} must be >= 0, got {getattr(self, k)}")
+        for k, least in (("head_angle_deg", 0), ("min_bout_s", 0), ("max_gap_s", 0), ("smooth_s", 0),
+                         ("release_factor", 1)):
+            if not float(getattr(self, k)) >= least:
+                raise ValueError(f"{k} must be >= {least}, got {getattr(self, k)}")
 
     @property
     def behaviors(self) -> tuple:
         """Behaviours this rule set scores, in output order."""
         return CONTACTS + tuple(b for b in OPTIONAL if getattr(self, b) is not None)
+
+    def __hash__(self):
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict."""
@@ -191,14 +188,6 @@ class RuleSet:
                        following=fol or None, side_by_side=sbs or None)
 
 
-def behavior_distance(features: SocialFeatures, behavior: str) -> np.ndarray:
-    """The ``(pairs, time)`` distance that characterises a behaviour."""
-    if behavior == "side_by_side":
-        return features.centre_distance
-    point = "nose" if behavior == "nose2nose" else DIRECTED.get(behavior, "tail_base")
-    return features.distance[point]
-
-
 def _finite(*arrays) -> np.ndarray:
     ok = np.isfinite(arrays[0])
     for a in arrays[1:]:
@@ -208,14 +197,21 @@ def _finite(*arrays) -> np.ndarray:
 
 def _directed(D, A, th, head, factor, exclude):
     """Per directed behaviour: its point is the closest of those qualifying at ``factor`` x threshold."""
-    names = list(DIRECTED)
-    dq = np.empty((len(names),) + exclude.shape)
-    for k, beh in enumerate(names):
-        p = DIRECTED[beh]
-        dq[k] = np.where((D[p] < factor * th[beh]) & (A[p] < head), D[p], np.inf)
-    best = np.argmin(dq, axis=0)
-    hit = np.isfinite(np.min(dq, axis=0)) & ~exclude
-    return {beh: hit & (best == k) for k, beh in enumerate(names)}
+    best_d = np.full(exclude.shape, np.inf)
+    best = np.full(exclude.shape, -1, dtype=np.int8)
+    for k, (beh, p) in enumerate(DIRECTED.items()):
+        d = np.where((D[p] < factor * th[beh]) & (A[p] < head), D[p], np.inf)
+        closer = d < best_d
+        best_d = np.where(closer, d, best_d)
+        best[closer] = k
+    best[exclude] = -1
+    return {beh: best == k for k, beh in enumerate(DIRECTED)}
+
+
+def _full(idx: np.ndarray, values: np.ndarray, shape) -> np.ndarray:
+    out = np.zeros(shape, dtype=bool)
+    out.ravel()[idx] = values
+    return out
 
 
 def score_frames(features: SocialFeatures, rules: RuleSet) -> dict:
@@ -233,30 +229,62 @@ def score_frames(features: SocialFeatures, rules: RuleSet) -> dict:
         ``behaviour -> (in_contact, scorable)``, bool arrays ``(pairs, time)``;
         ``in_contact`` implies ``scorable``. See the module notes for
         exclusivity, hysteresis and the crediting of mutual behaviours.
+
+    Notes
+    -----
+    The decisions are only worked out on the frames where they can go either
+    way: a (smoothed) distance cannot be under its release threshold unless
+    some raw distance within the median window is, since a median is never
+    below the window's minimum; and an angle only matters where its distance
+    qualifies. Elsewhere only whether the smoothed values exist (some valid
+    value in the window) is needed, for the scorable masks.
     """
     if features.units != rules.units:
         raise ValueError(f"features are in {features.units} but the rule set is in {rules.units}")
-    f = smooth_features(features, smooth_window(rules.smooth_s, features.fps))
-    th, D, A, head, rf = rules.thresholds, f.distance, f.angle, rules.head_angle_deg, rules.release_factor
-    pairs = f.pairs
+    extras = rules.following is not None or rules.side_by_side is not None
+    if extras and features.centre_distance is None:
+        raise ValueError("following / side_by_side need the body-level features (social_features(extras=True))")
+    w = smooth_window(rules.smooth_s, features.fps)
+    h = w // 2
+    th, head, rf = rules.thresholds, rules.head_angle_deg, max(1.0, rules.release_factor)
+    pairs, shape = features.pairs, features.distance["nose"].shape
+    n_t = shape[1]
     lower = np.array([a < b for a, b in pairs], dtype=bool)[:, None]
     rev = np.array([pairs.index((b, a)) for a, b in pairs], dtype=np.intp)
+    limit = {"nose": rf * th["nose2nose"], **{p: rf * th[b] for b, p in DIRECTED.items()}}
+    near = {p: dilate(features.distance[p] < v, h) for p, v in limit.items()}
+    idx = np.flatnonzero(np.logical_or.reduce(list(near.values())))
+    link = np.diff(idx) == 1
+    link &= idx[1:] % n_t != 0  # not across pairs
+
+    def smoothed(x, sel):  # smoothed x at idx[sel], +inf elsewhere (cannot qualify)
+        out = np.full(len(idx), np.inf)
+        out[sel] = median_at(x, idx[sel], w) if h else x.ravel()[idx[sel]]
+        return out
+
+    D = {p: smoothed(features.distance[p], near[p].ravel()[idx]) for p in limit}
+    A = {p: smoothed(features.angle[p], D[p] < limit[p]) for p in DIRECTED.values()}
     # strict pass: nose2nose first (symmetric), then the closest directed point
     nn = D["nose"] < th["nose2nose"]
     strict = _directed(D, A, th, head, 1.0, nn)
     if rf > 1:  # release pass: extend strict runs over frames under rf x threshold
-        any_dir = np.logical_or.reduce(list(strict.values()))
-        nn = hysteresis(nn, (D["nose"] < rf * th["nose2nose"]) & ~(any_dir | any_dir[rev]))
+        any_dir = _full(idx, np.logical_or.reduce(list(strict.values())), shape).ravel()
+        busy = any_dir[idx] | any_dir[rev[idx // n_t] * n_t + idx % n_t]
+        nn = hysteresis_sparse(nn, (D["nose"] < limit["nose"]) & ~busy, link)
         loose = _directed(D, A, th, head, rf, nn)
         final = {}
         for beh in DIRECTED:
             others = np.logical_or.reduce([strict[b] for b in DIRECTED if b != beh])
-            final[beh] = hysteresis(strict[beh], loose[beh] & ~others) & ~nn
+            final[beh] = hysteresis_sparse(strict[beh], loose[beh] & ~others, link) & ~nn
         strict = final
-    out = {"nose2nose": (nn & lower, np.isfinite(D["nose"]) & lower)}
+    known = lambda x: dilate(np.isfinite(x), h)  # noqa: E731 - the smoothed value exists
+    out = {"nose2nose": (_full(idx, nn, shape) & lower, known(features.distance["nose"]) & lower)}
     for beh, p in DIRECTED.items():
-        ok = _finite(D[p], A[p])
-        out[beh] = (strict[beh] & ok, ok)
+        ok = known(features.distance[p]) & known(features.angle[p])
+        out[beh] = (_full(idx, strict[beh], shape) & ok, ok)
+    if extras:
+        f = smooth_features(features, w)
+        D = {"tail_base": f.distance["tail_base"]}
     if rules.following is not None:
         fr = rules.following
         ok = _finite(D["tail_base"], f.behind, f.agent_speed, f.target_speed, f.motion_angle)

@@ -12,7 +12,7 @@ from ..pose import PoseData
 from .bouts import find_bouts, summarise_bouts
 from .features import SocialFeatures, social_features
 from .roles import resolve_roles
-from .rules import MUTUAL, RuleSet, behavior_distance, score_frames
+from .rules import DIRECTED, MUTUAL, RuleSet, score_frames
 
 BOUT_TABLE_COLUMNS = ("behavior", "agent", "target", "start_frame", "end_frame", "start_s",
                       "duration_s", "mean_distance")
@@ -62,6 +62,14 @@ class ScoreResult:
         return self.summary[["behavior", "agent", "target", "scorable_fraction"]]
 
 
+def behavior_distance(features: SocialFeatures, behavior: str) -> np.ndarray:
+    """The ``(pairs, time)`` distance that characterises a behaviour."""
+    if behavior == "side_by_side":
+        return features.centre_distance
+    point = "nose" if behavior == "nose2nose" else DIRECTED.get(behavior, "tail_base")
+    return features.distance[point]
+
+
 def _scale(pose: PoseData, rules: RuleSet, mm_per_px, source: str):
     """mm per coordinate unit to apply (None = raw px)."""
     if pose.n_space == 3:
@@ -79,15 +87,17 @@ def _scale(pose: PoseData, rules: RuleSet, mm_per_px, source: str):
 
 
 def _bout_means(dist: np.ndarray, bouts: pd.DataFrame) -> np.ndarray:
-    """nanmean of ``dist[pair, start:end]`` per bout, via cumulative sums."""
-    ok = np.isfinite(dist)
-    cs = np.zeros((dist.shape[0], dist.shape[1] + 1))
-    cn = np.zeros((dist.shape[0], dist.shape[1] + 1), dtype=np.int64)
-    np.cumsum(np.where(ok, dist, 0.0), axis=1, out=cs[:, 1:])
-    np.cumsum(ok, axis=1, out=cn[:, 1:])
-    p, s, e = (bouts[c].to_numpy() for c in ("pair", "start_frame", "end_frame"))
+    """nanmean of ``dist[pair, start:end]`` per bout (NaN when none is known)."""
+    p, s, e = (bouts[c].to_numpy(np.int64) for c in ("pair", "start_frame", "end_frame"))
+    if not len(p):
+        return np.zeros(0)
+    n = e - s
+    first = np.cumsum(n) - n  # where each bout's frames begin in the gathered vector
+    frames = np.repeat(p * dist.shape[1] + s - first, n) + np.arange(n.sum())
+    v = dist.ravel()[frames]
+    ok = np.isfinite(v)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (cs[p, e] - cs[p, s]) / (cn[p, e] - cn[p, s])
+        return np.add.reduceat(np.where(ok, v, 0.0), first) / np.add.reduceat(ok.astype(np.int64), first)
 
 
 def score_session(pose: PoseData, rules: RuleSet | None = None, *, mm_per_px: float | None = None,
@@ -130,7 +140,8 @@ def score_session(pose: PoseData, rules: RuleSet | None = None, *, mm_per_px: fl
     fps = float(fps)
     scale = _scale(pose, rules, mm_per_px, source)
     roles = resolve_roles(pose.keypoints, role_map, source=source)
-    feats = social_features(pose.positions, roles, keypoints=pose.keypoints, mm_per_unit=scale, fps=fps)
+    feats = social_features(pose.positions, roles, keypoints=pose.keypoints, mm_per_unit=scale, fps=fps,
+                            extras=rules.following is not None or rules.side_by_side is not None)
     frames = score_frames(feats, rules)
     names = pose.individuals
     agents = np.array([names[a] for a, _ in feats.pairs], dtype=object)

@@ -12,8 +12,8 @@ import pytest
 
 from pipeline.behavior import (CONTACTS, RuleSet, find_bouts, resolve_roles, score_session,
                                social_features, summarise_bouts, time_binned)
-from pipeline.behavior.bouts import hysteresis
-from pipeline.behavior.features import running_median
+from pipeline.behavior.bouts import hysteresis, hysteresis_sparse
+from pipeline.behavior.smoothing import running_median
 from pipeline.errors import InputError
 from pipeline.pose import PoseData
 
@@ -189,6 +189,18 @@ def test_hysteresis_and_running_median():
     np.testing.assert_allclose(m, [[1, 2, 51.5, 5, 52.5, 5, np.nan, 2, 2]])
 
 
+def test_sparse_hysteresis_matches_dense():
+    rng = np.random.default_rng(3)
+    strict = rng.random((3, 400)) < 0.03
+    loose = rng.random((3, 400)) < 0.6
+    dense = hysteresis(strict, loose)
+    keep = strict | loose | (rng.random((3, 400)) < 0.5)  # any superset of the frames in play
+    idx = np.flatnonzero(keep)
+    link = (np.diff(idx) == 1) & (idx[1:] % 400 != 0)
+    sparse = hysteresis_sparse(strict.ravel()[idx], loose.ravel()[idx], link)
+    assert (sparse == dense.ravel()[idx]).all() and not dense.ravel()[np.flatnonzero(~keep)].any()
+
+
 def test_release_extends_bout_edges():
     arr = two_mice(100, A, body(FAR, 90), body((75, 0), 0), slice(20, 60))
     arr[[20, 59], 1] = body((89, 0), 0)  # first and last frame 19 mm away
@@ -296,6 +308,44 @@ def test_midpoint_neck_feature():
     pos[0, 0] = [[-5, 0], [-20, 4], [-20, -4], [-60, 0]]
     f = social_features(pos, resolve_roles(kp), keypoints=kp, mm_per_unit=1.0)
     assert f.distance["neck"][0, 0] == pytest.approx(15.0)
+
+
+def test_more_animals_and_rule_set_plumbing():
+    arr = two_mice(60, A, body(FAR, 90), body((75, 0), 0), slice(10, 40))
+    third = np.broadcast_to(body((-300, -300), 0), (60, 1, 6, 2))
+    pose = pose_from_mm(np.concatenate([arr, third], axis=1), individuals=("a", "b", "c"))
+    r = score_session(pose, mm_per_px=MM_PER_PX)
+    assert r.bouts[["behavior", "agent", "target", "start_frame"]].values.tolist() == [
+        ["nose2anogenital", "a", "b", 10]]
+    assert len(r.summary) == 3 + 4 * 6  # nose2nose once per unordered pair
+    rules = RuleSet(thresholds={"nose2nose": 15}, min_bout_s=0.5)
+    assert rules.thresholds["nose2neck"] == 12.0 and hash(rules) == hash(RuleSet.from_dict(rules.to_dict()))
+    with pytest.raises(ValueError, match="unknown behaviour"):
+        RuleSet(thresholds={"nose2tail": 3})
+    with pytest.raises(ValueError, match="release_factor"):
+        RuleSet(release_factor=0.5)
+
+
+def test_matches_the_per_frame_reference_of_the_benchmark():
+    """The benchmark's plain-Python loop and the vectorised scorer agree on noisy data."""
+    import importlib.util
+    from pathlib import Path
+
+    from pipeline.synthetic import ObservationNoise, simulate_session
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "bench_behavior.py"
+    spec = importlib.util.spec_from_file_location("bench_behavior", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    s = simulate_session(seed=11, duration_s=90, episode_counts=2,
+                         noise=ObservationNoise(jitter_px=2.0, drop_fraction=0.1))
+    for rules in (RuleSet(), RuleSet(smooth_s=0), RuleSet(release_factor=1, smooth_s=0.25)):
+        r = score_session(s.pose, rules, mm_per_px=s.mm_per_px)
+        ours = sorted(map(tuple, r.bouts[["behavior", "agent", "target", "start_frame", "end_frame"]]
+                          .astype(object).values.tolist()))
+        ref, _ = bench.loop_score(s.pose.positions, list(s.pose.keypoints), s.pose.individuals, rules,
+                                  s.mm_per_px, s.fps)
+        assert ours == ref and len(ref) >= 5
 
 
 # ---------------------------------------------------------------- synthetic validation
