@@ -52,8 +52,10 @@ def test_report_cli_writes_tables_and_plots(cohort_ingested, tmp_path, capsys):
     assert "nose2anogenital" in text and "bouts (not frames)" in text
     table = pd.read_csv(out / "group_table.csv")
     assert set(table[table.measure == "bout_count"]["n"]) == {2}  # two animals per group, one session each
-    for name in ("group_bout_count.png", "group_latency_s.png", "per_animal.csv", "per_session.csv"):
-        assert (out / name).stat().st_size > 1000, name
+    for name in ("group_bout_count.png", "group_latency_s.png", "group_total_duration_s.png"):
+        assert (out / name).stat().st_size > 10_000, name
+    assert len(pd.read_csv(out / "per_session.csv")) == 4 * 5  # sessions × behaviours
+    assert len(pd.read_csv(out / "per_animal.csv")) == 8 * 5  # animals × behaviours (mutual for both)
 
 
 def test_real_deepof_pair_scores(clean, shared_data, tmp_path):
