@@ -74,6 +74,7 @@ def write_session_files(session: SyntheticSession, folder, *, formats=("sleap_h5
     out = {}
     for fmt in formats:
         path = folder / f"{stem}{FORMATS[fmt]}"
+        path.unlink(missing_ok=True)  # movement refuses to overwrite; a re-run rewrites the same content
         if fmt == "sleap_h5":
             save_poses.to_sleap_analysis_file(ds, path)
             kp = list(session.pose.keypoints)
