@@ -3,9 +3,8 @@
 Coordinates are mm with the origin at the arena centre, x to the right and
 y *down* (image orientation), so ``px = centre_px + mm / mm_per_px`` with no
 flip. Angles are measured from +x towards +y; an animal's left is at its
-heading -90 degrees. Everything random is drawn up front by the caller; the
-per-frame loop (plain Python floats, two animals: faster than numpy on
-length-2 arrays) draws nothing.
+heading -90 degrees. Randomness is drawn up front by the caller; the per-frame
+loop (plain floats: faster than numpy on length-2 arrays) draws nothing.
 
 Phases of one episode (agent A sniffs point P of target T):
 
