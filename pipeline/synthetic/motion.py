@@ -6,20 +6,14 @@ flip. Angles are measured from +x towards +y; an animal's left is at its
 heading -90 degrees. Randomness is drawn up front by the caller; the per-frame
 loop (plain floats: faster than numpy on length-2 arrays) draws nothing.
 
-Phases of one episode (agent A sniffs point P of target T):
-
-APPROACH
-    T stops and turns P's side towards A (stepping away from the wall if A
-    would not fit); A walks to a stand-off pose, nose ``r0`` + 8 mm out from
-    P along an allowed direction, facing P (``r0``: the distance at which A's
-    nose is 47 mm from all of T's keypoints). Both keep 47 mm nose clearance.
-DOCKING (a few frames)
-    A's pose, in T's frame, is blended onto the stand-off pose at ``r0``.
-CONTACT (the ground-truth frames)
-    The first and last frame are one fast dart (nose <= 19 mm from P); in
-    between A's nose wobbles 4.5-12 mm from P (by behaviour), head on P.
-LEAVING (a few frames)
-    A backs off along the same line to ``r0`` + 35 mm, then roams again.
+Phases of one episode (agent A sniffs point P of target T): APPROACH -- T
+stops and turns P's side towards A (stepping off the wall if needed); A walks
+to a stand-off pose facing P, nose ``r0`` + 8 mm from P (``r0``: where A's
+nose is 47 mm from all of T's keypoints); DOCKING (a few frames) -- A's pose,
+in T's frame, is blended onto the stand-off pose at ``r0``; CONTACT (the
+ground-truth frames) -- first and last frame are one fast dart (nose <= 19 mm
+from P), in between the nose wobbles 4.5-12 mm from P, head on P; LEAVING --
+A backs off along the same line to ``r0`` + 35 mm, then roams again.
 
 While roaming, each nose is kept 62 mm from the other animal's keypoints
 (soft avoidance plus a hard push; 45-47 mm while approaching, docking and
