@@ -49,14 +49,29 @@ def per_animal(*, rule_set: str | None = None, first_minutes: int | None = None,
 
 
 def per_session(*, rule_set=None, first_minutes=None, behaviors=None, group_by=("sex", "age_group")) -> pd.DataFrame:
-    """One row per session × behaviour: totals over the pair (mutual bouts once)."""
-    df = per_animal(rule_set=rule_set, first_minutes=first_minutes, behaviors=behaviors)
-    df = df[~(df["mutual"].astype(bool) & (df["agent"] > df["target"]))]  # undo the mutual duplication
-    group_cols = [c for c in group_by if c in df]
-    agg = df.groupby(["session", "behavior"], as_index=False).agg(
-        bout_count=("bout_count", "sum"), total_duration_s=("total_duration_s", "sum"),
-        latency_s=("latency_s", "min"), **{c: (c, _same) for c in group_cols})
-    return agg
+    """One row per session × behaviour: totals over the pair (mutual bouts once).
+
+    Over the whole recording this is a DataJoint aggregation (``dj.U``) of
+    ``SocialSummary``; with ``first_minutes`` it sums the time bins.
+    """
+    restriction = {"rule_set": rule_set or default_rule_set()}
+    if first_minutes:
+        source = behavior.SocialBouts.TimeBin & restriction & f"time_bin < {int(first_minutes)}"
+        latency = "min(bin_start_s + latency_s)"
+    else:
+        source = behavior.SocialBouts.Summary & restriction
+        latency = "min(latency_s)"
+    totals = dj.U("session", "behavior").aggr(
+        source, bout_count="sum(bout_count)", total_duration_s="sum(total_duration_s)", latency_s=latency)
+    df = totals.to_pandas().reset_index()
+    if behaviors:
+        df = df[df["behavior"].isin(behaviors)]
+    attrs = _agents()
+    group_cols = [c for c in group_by if c in attrs]
+    groups = attrs.groupby("session")[group_cols].agg(_same).reset_index()
+    for col in ("bout_count", "total_duration_s", "latency_s"):
+        df[col] = pd.to_numeric(df[col])
+    return df.merge(groups, on="session", how="left")
 
 
 def _same(values):

@@ -82,3 +82,22 @@ def test_mm_rules_without_scale_are_refused(clean, shared_data, tmp_path):
     result = behavior.SocialBouts.populate(suppress_errors=True)
     assert len(behavior.SocialBouts()) == 0
     assert "mm-per-pixel" in str(result["error_list"][0][1]) or "scale" in str(result["error_list"][0][1])
+
+
+def test_per_session_totals_agree_with_bout_rows(cohort_ingested):
+    from schemas import behavior, stats
+
+    behavior.SocialBouts.populate()
+    sessions = stats.per_session()
+    bouts = behavior.SocialBouts.Bout.to_pandas().reset_index()
+    counted = bouts.groupby(["session", "behavior"]).size()
+    for row in sessions.itertuples():
+        assert row.bout_count == counted.get((row.session, row.behavior), 0)
+    durations = bouts.groupby(["session", "behavior"])["duration_s"].sum()
+    merged = sessions.set_index(["session", "behavior"])["total_duration_s"]
+    np.testing.assert_allclose(merged.loc[durations.index], durations, rtol=1e-9)
+    assert set(sessions["sex"]) == {"F", "M"} and set(sessions["age_group"]) == {"young", "old"}
+    animals = stats.per_animal()
+    # per-animal counts a mutual bout for both animals, per-session once
+    n2n = animals[animals.behavior == "nose2nose"].groupby("session")["bout_count"].sum()
+    assert (n2n == 2 * sessions[sessions.behavior == "nose2nose"].set_index("session")["bout_count"]).all()
