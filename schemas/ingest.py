@@ -12,15 +12,15 @@ from pipeline.manifest import plan_manifest, read_manifest
 from . import pose, recording, session, subject
 from .config import data_roots
 
-# (plan attribute, table, attributes that must agree with an existing row)
+# (plan attribute, table, its label, attributes that must agree with an existing row)
 _TARGETS = (
-    ("subjects", subject.Subject, ("sex", "age_group", "strain", "genotype")),
-    ("skeletons", pose.Skeleton, ("keypoints", "edges")),
-    ("sessions", session.Session, ("session_datetime",)),
-    ("animals", session.Session.Animal, ("role",)),
-    ("recordings", recording.VideoRecording, ("video_path", "mm_per_px")),
-    ("tasks", pose.PoseEstimationTask, ("pose_path", "skeleton")),
-    ("tracks", pose.PoseEstimationTask.Track, ("subject",)),
+    ("subjects", subject.Subject, "Subject", ("sex", "age_group", "strain", "genotype")),
+    ("skeletons", pose.Skeleton, "Skeleton", ("keypoints", "edges")),
+    ("sessions", session.Session, "Session", ("session_datetime",)),
+    ("animals", session.Session.Animal, "Session.Animal", ("role",)),
+    ("recordings", recording.VideoRecording, "VideoRecording", ("video_path", "mm_per_px")),
+    ("tasks", pose.PoseEstimationTask, "PoseEstimationTask", ("pose_path", "skeleton")),
+    ("tracks", pose.PoseEstimationTask.Track, "PoseEstimationTask.Track", ("subject",)),
 )
 
 
@@ -36,16 +36,11 @@ def ingest(manifest: str | Path, *, populate: bool = True, progress: bool = Fals
     known_skeletons = {r["skeleton"]: r for r in pose.Skeleton.to_dicts()}
     plan = plan_manifest(data, base=manifest.parent.absolute(), roots=data_roots(), source=str(manifest),
                          known_subjects=known_subjects, known_skeletons=known_skeletons)
-    new = {}
-    for attr, table, compared in _TARGETS:
-        rows = getattr(plan, attr)
-        new[table.__name__ if attr != "animals" and attr != "tracks" else attr] = [
-            r for r in rows if not _existing_agrees(table, r, compared, manifest)]
-    connection = dj.conn()
-    with connection.transaction:
-        for attr, table, _ in _TARGETS:
+    counts = {label: sum(not _existing_agrees(table, r, compared, manifest) for r in getattr(plan, attr))
+              for attr, table, label, compared in _TARGETS}
+    with dj.conn().transaction:
+        for attr, table, _, _ in _TARGETS:
             table.insert(getattr(plan, attr), skip_duplicates=True)
-    counts = {name: len(rows) for name, rows in new.items()}
     if populate:
         sessions = [{"session": s["session"]} for s in plan.sessions]
         for table in (recording.RecordingInfo, pose.PoseEstimation):
