@@ -14,11 +14,11 @@ warnings.filterwarnings("ignore", message=".*MariaDB is not officially supported
 
 import datajoint as dj  # noqa: E402
 
-from . import behavior, pose, recording, session, subject  # noqa: E402
+from . import behavior, pose, quality, recording, session, subject  # noqa: E402
 from .config import Settings, current, load_settings, set_current  # noqa: E402
 from .database import connect  # noqa: E402
 
-MODULES = (subject, session, recording, pose, behavior)
+MODULES = (subject, session, recording, pose, behavior, quality)
 
 
 def schema_names(prefix: str) -> dict[str, str]:

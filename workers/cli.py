@@ -129,6 +129,13 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_qc(args) -> int:
+    from workers.qc import run_qc
+
+    _activate(args)
+    return run_qc(args.session, args.out)
+
+
 def cmd_demo(args) -> int:
     from workers.demo import run_demo
 
@@ -165,6 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--first-minutes", type=int, default=None, help="only the first N minutes (60 s bins)")
     rep.add_argument("--out", default=None, help="folder for CSVs and PNG plots")
     rep.set_defaults(func=cmd_report)
+
+    qc = sub.add_parser("qc", help="trajectory quality report of a session's pose estimations")
+    qc.add_argument("session")
+    qc.add_argument("--out", default="qc", help="folder for CSVs and PNG plots")
+    qc.set_defaults(func=cmd_qc)
 
     demo = sub.add_parser("demo", help="synthetic cohort end to end on the configured database")
     demo.add_argument("--out", default="ethojoint_demo", help="folder for generated files and plots")

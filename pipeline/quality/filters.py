@@ -1,0 +1,274 @@
+"""Trajectory filters: each step takes a :class:`PoseData`, returns a new one and its stats.
+
+Every step is pure (the input is never modified) and vectorised over all
+``(individual, keypoint, space)`` series at once.  A *point* is one
+``(time, individual, keypoint)`` position; it is missing when any of its
+coordinates is NaN, and steps keep all coordinates of a point missing together.
+Each step returns ``(pose, stats)`` where ``stats`` counts points:
+``{"removed": n set missing, "changed": n moved, "filled": n missing -> present}``.
+
+:func:`apply_chain` runs an ordered, JSON-able list of steps such as
+``[{"step": "confidence_threshold", "threshold": 0.5},
+{"step": "interpolate_gaps", "max_gap_frames": 5}]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import interpolate, ndimage, signal
+
+from ..pose import PoseData
+from ._series import fill_all as _fill_all, flat as _flat, new as _new, smooth as _smooth
+
+__all__ = ["STEPS", "apply_chain", "confidence_threshold", "gaussian", "interpolate_gaps", "kalman_rts",
+           "max_jump", "rolling_median", "savgol"]
+
+
+def confidence_threshold(pose: PoseData, *, threshold: float | dict) -> tuple[PoseData, dict]:
+    """Set points whose confidence is below ``threshold`` missing.
+
+    Parameters
+    ----------
+    pose : PoseData
+    threshold : float or dict
+        Minimum confidence kept.  The scores of pose estimators are not on one
+        scale: SLEAP instance/point scores are unnormalised peak values
+        (usually 0-1 but can exceed 1), DeepLabCut likelihoods are
+        probabilities in [0, 1].  Give a dict ``{source_software: threshold}``
+        (e.g. ``{"SLEAP": 0.2, "DeepLabCut": 0.6}``, optional key
+        ``"default"``) to choose by ``pose.source_software``.  NaN confidence
+        (unknown) is kept.
+
+    Returns
+    -------
+    (PoseData, dict)
+
+    Raises
+    ------
+    ValueError
+        A dict with neither the pose's software nor ``"default"``.
+    """
+    if isinstance(threshold, dict):
+        key = pose.source_software if pose.source_software in threshold else "default"
+        if key not in threshold:
+            raise ValueError(f"no threshold for source_software {pose.source_software!r} "
+                             f"(keys {sorted(threshold)}) and no 'default'")
+        threshold = threshold[key]
+    pos = pose.positions.copy()
+    pos[pose.confidence < float(threshold)] = np.nan
+    return _new(pose, pos)
+
+
+def max_jump(pose: PoseData, *, max_px_per_frame: float) -> tuple[PoseData, dict]:
+    """Remove points that jump too far from the last kept position of their series.
+
+    A point is set missing when its distance to the last kept point of the same
+    individual and keypoint exceeds ``max_px_per_frame`` times the number of
+    frames between them (so tracking recovers after gaps).  The first point of
+    each series is kept.
+
+    Parameters
+    ----------
+    pose : PoseData
+    max_px_per_frame : float
+        Largest plausible displacement per frame, in position units.
+    """
+    pos = pose.positions.reshape(pose.n_frames, -1, pose.n_space).copy()
+    ok = ~np.isnan(pos).any(-1)
+    # Candidates: points far from the previous observed point; sequential pass only where needed.
+    idx = np.where(ok, np.arange(pose.n_frames)[:, None], -1)
+    prev = np.maximum.accumulate(idx, axis=0)
+    prev = np.vstack([np.full((1, prev.shape[1]), -1), prev[:-1]])
+    cols = np.arange(pos.shape[1])
+    ref = pos[np.maximum(prev, 0), cols]
+    dist = np.linalg.norm(pos - ref, axis=-1)
+    suspect = ok & (prev >= 0) & (dist > max_px_per_frame * (np.arange(pose.n_frames)[:, None] - prev))
+    for j in np.flatnonzero(suspect.any(0)):
+        # In sync (last kept point = previous observed point) the vectorised test is exact; walk
+        # sequentially only from a rejected point until a point is kept again.
+        frames = np.flatnonzero(ok[:, j])
+        xy = pos[frames, j]
+        flagged = np.flatnonzero(suspect[frames, j])
+        reject, resume = [], 0
+        for n in flagged.tolist():
+            if n < resume:
+                continue
+            reject.append(n)
+            last, t_last = xy[n - 1], frames[n - 1]
+            m = n + 1
+            while m < len(frames):
+                if np.sum((xy[m] - last) ** 2) > (max_px_per_frame * (frames[m] - t_last)) ** 2:
+                    reject.append(m)
+                    m += 1
+                else:
+                    break
+            resume = m + 1
+        pos[frames[reject], j] = np.nan
+    return _new(pose, pos.reshape(pose.positions.shape))
+
+
+def interpolate_gaps(pose: PoseData, *, max_gap_frames: int, method: str = "linear") -> tuple[PoseData, dict]:
+    """Fill interior runs of at most ``max_gap_frames`` missing frames of each series.
+
+    Gaps at the start or end of a series, and longer gaps, stay missing.
+    Filled points get NaN confidence (unknown).
+
+    Parameters
+    ----------
+    pose : PoseData
+    max_gap_frames : int
+        Longest run of missing frames to fill.
+    method : {"linear", "cubic"}
+        Straight line between the gap's neighbours, or a cubic spline through
+        all valid points of the series.
+    """
+    if method not in ("linear", "cubic"):
+        raise ValueError(f"method must be 'linear' or 'cubic', got {method!r}")
+    x = _flat(pose)
+    n = x.shape[0]
+    t = np.arange(n)[:, None]
+    ok = ~np.isnan(x)
+    prev = np.maximum.accumulate(np.where(ok, t, -1), axis=0)
+    nxt = np.minimum.accumulate(np.where(ok, t, n)[::-1], axis=0)[::-1]
+    fill = ~ok & (prev >= 0) & (nxt < n) & (nxt - prev - 1 <= max_gap_frames)
+    out = x.copy()
+    if method == "linear":
+        cols = np.broadcast_to(np.arange(x.shape[1]), x.shape)
+        x0 = x[np.clip(prev, 0, n - 1), cols]
+        x1 = x[np.clip(nxt, 0, n - 1), cols]
+        w = (t - prev) / np.maximum(nxt - prev, 1)
+        out[fill] = (x0 + w * (x1 - x0))[fill]
+    else:
+        for j in np.flatnonzero(fill.any(0)):
+            good = ok[:, j]
+            if good.sum() < 4:
+                g = np.flatnonzero(good)
+                out[fill[:, j], j] = np.interp(np.flatnonzero(fill[:, j]), g, x[g, j])
+                continue
+            spline = interpolate.CubicSpline(np.flatnonzero(good), x[good, j])
+            out[fill[:, j], j] = spline(np.flatnonzero(fill[:, j]))
+    positions = out.reshape(pose.positions.shape)
+    conf = pose.confidence.copy()
+    conf[fill.reshape(pose.positions.shape).all(-1)] = np.nan
+    return _new(pose, positions, conf)
+
+
+def rolling_median(pose: PoseData, *, window: int) -> tuple[PoseData, dict]:
+    """Centred running median over ``window`` frames (odd), ignoring missing values.
+
+    Windows are truncated at the ends of the recording; missing points stay missing.
+    """
+    window = int(window)
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be a positive odd number of frames, got {window}")
+    x = _flat(pose)
+    h = window // 2
+    padded = np.pad(x, ((h, h), (0, 0)), constant_values=np.nan)
+    nan_near = ndimage.maximum_filter1d(np.isnan(padded).astype(np.uint8), window, axis=0)[h:h + x.shape[0]] > 0
+    med = ndimage.median_filter(x, size=(window, 1), mode="nearest")
+    rows, cols = np.nonzero(nan_near & ~np.isnan(x))
+    if len(rows):  # windows with a gap or the recording's edge: NaN-aware median
+        win = np.lib.stride_tricks.sliding_window_view(padded, window, axis=0)[rows, cols]
+        med[rows, cols] = np.nanmedian(win, axis=-1)
+    return _smooth(pose, med)
+
+
+def savgol(pose: PoseData, *, window: int, order: int) -> tuple[PoseData, dict]:
+    """Savitzky-Golay smoothing (``scipy.signal.savgol_filter``) of each series.
+
+    Gaps are bridged by linear interpolation for the filter only; missing
+    points stay missing.
+    """
+    x = _fill_all(_flat(pose))
+    if x.shape[0] < window:
+        raise ValueError(f"savgol window {window} is longer than the recording ({x.shape[0]} frames)")
+    x = np.nan_to_num(x)  # all-missing series only; they stay missing
+    return _smooth(pose, signal.savgol_filter(x, int(window), int(order), axis=0, mode="interp"))
+
+
+def gaussian(pose: PoseData, *, sigma_frames: float) -> tuple[PoseData, dict]:
+    """Gaussian smoothing over time, normalised over the valid points (NaN-aware).
+
+    Missing points stay missing.
+    """
+    x = _flat(pose)
+    ok = ~np.isnan(x)
+    num = ndimage.gaussian_filter1d(np.where(ok, x, 0.0), sigma_frames, axis=0, mode="nearest")
+    den = ndimage.gaussian_filter1d(ok.astype(float), sigma_frames, axis=0, mode="nearest")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _smooth(pose, num / den)
+
+
+def kalman_rts(pose: PoseData, *, process_noise: float, measurement_noise: float,
+               fill_gaps: bool = False) -> tuple[PoseData, dict]:
+    """Constant-velocity Kalman filter and Rauch-Tung-Striebel smoother.
+
+    See :func:`pipeline.quality.kalman.cv_kalman_rts` for the model; each
+    coordinate series is one independent 1D track.
+
+    Parameters
+    ----------
+    pose : PoseData
+    process_noise : float
+        Variance of the random acceleration per frame (position units^2/frame^4).
+    measurement_noise : float
+        Variance of the observation noise (position units^2).
+    fill_gaps : bool
+        Keep the smoother's estimates inside gaps (between the first and last
+        observation of a series) instead of leaving missing points missing.
+    """
+    from .kalman import cv_kalman_rts
+
+    x = _flat(pose)
+    est = cv_kalman_rts(x, process_noise=process_noise, measurement_noise=measurement_noise)
+    if fill_gaps:
+        out = est.reshape(pose.positions.shape)
+        conf = pose.confidence.copy()
+        conf[np.isnan(pose.positions).any(-1) & ~np.isnan(out).any(-1)] = np.nan
+        return _new(pose, out, conf)
+    return _smooth(pose, est)
+
+
+STEPS = {f.__name__: f for f in (confidence_threshold, max_jump, interpolate_gaps, rolling_median, savgol,
+                                  gaussian, kalman_rts)}
+
+
+def apply_chain(pose: PoseData, steps: list[dict]) -> tuple[PoseData, list[dict]]:
+    """Run an ordered list of steps ``{"step": name, **options}``.
+
+    Parameters
+    ----------
+    pose : PoseData
+    steps : list of dict
+        JSON-able; names are the keys of :data:`STEPS`.
+
+    Returns
+    -------
+    (PoseData, list of dict)
+        The filtered pose and each step's stats (with its ``"step"`` name).
+
+    Raises
+    ------
+    ValueError
+        A step without ``"step"``, an unknown step name, or bad options.
+
+    Examples
+    --------
+    >>> chain = [{"step": "max_jump", "max_px_per_frame": 40},
+    ...          {"step": "interpolate_gaps", "max_gap_frames": 5}]
+    >>> pose, stats = apply_chain(pose, chain)          # doctest: +SKIP
+    """
+    all_stats = []
+    for i, spec in enumerate(steps):
+        if not isinstance(spec, dict) or "step" not in spec:
+            raise ValueError(f"step {i} must be a dict with a 'step' name, got {spec!r}")
+        options = {k: v for k, v in spec.items() if k != "step"}
+        name = spec["step"]
+        if name not in STEPS:
+            raise ValueError(f"unknown filter step {name!r} (known: {sorted(STEPS)})")
+        try:
+            pose, stats = STEPS[name](pose, **options)
+        except TypeError as err:
+            raise ValueError(f"bad options for step {name!r}: {err}") from None
+        all_stats.append({"step": name, **stats})
+    return pose, all_stats

@@ -1,0 +1,169 @@
+"""Trajectory quality: filtered poses, identity checks and user-approved corrections.
+
+Every output is a new pose version stored beside the original (same array
+layout as PoseEstimation); nothing is overwritten.
+"""
+
+import datajoint as dj
+import numpy as np
+
+from pipeline import provenance
+from pipeline.pose import PoseData
+from pipeline.quality import apply_chain, correct_identities, detect_swaps
+
+from . import pose
+
+schema = dj.Schema()
+
+
+def _pose_data(key) -> PoseData:
+    row, positions, confidence = pose.load_pose(key)
+    return PoseData(positions, confidence, individuals=row["individuals"], keypoints=row["keypoints"],
+                    fps=row["fps"], source_software=row["source_software"])
+
+
+def _arrays(data: PoseData) -> dict:
+    return {"positions": data.positions.astype(np.float32), "confidence": data.confidence.astype(np.float32)}
+
+
+@schema
+class FilterParamSet(dj.Lookup):
+    """One row: one content-hashed ordered list of filter steps.
+
+    ``steps`` is e.g. ``[{"step": "max_jump", "max_px_per_frame": 40},
+    {"step": "interpolate_gaps", "max_gap_frames": 5}]``; ``filter_set`` is a
+    uuid of its canonical JSON.
+    """
+
+    definition = """
+    filter_set : char(36)
+    ---
+    filter_set_name : varchar(64)
+    steps : json
+    """
+
+    @classmethod
+    def add(cls, name: str, steps: list[dict]) -> str:
+        """Insert (idempotently) a filter chain and return its id."""
+        from pipeline.quality import STEPS
+
+        unknown = [s.get("step") for s in steps if s.get("step") not in STEPS]
+        if unknown:
+            raise ValueError(f"unknown filter step(s) {unknown}; known: {sorted(STEPS)}")
+        filter_set = provenance.params_hash(steps)
+        cls.insert1({"filter_set": filter_set, "filter_set_name": name, "steps": steps}, skip_duplicates=True)
+        return filter_set
+
+
+@schema
+class FilteredPose(dj.Computed):
+    """One row: one pose estimation passed through one filter chain (a new pose version)."""
+
+    definition = """
+    -> pose.PoseEstimation
+    -> FilterParamSet
+    ---
+    positions : <npy@ethojoint>
+    confidence : <npy@ethojoint>
+    step_stats : json              # per step: points removed / changed / filled
+    provenance : json
+    """
+
+    def make(self, key):
+        steps = (FilterParamSet & key).fetch1("steps")
+        filtered, stats = apply_chain(_pose_data(key), steps)
+        inputs = {i["path"]: i["sha256"] for i in (pose.PoseEstimation & key).fetch1("provenance")["inputs"]}
+        self.insert1(dict(key, **_arrays(filtered), step_stats=stats,
+                          provenance=provenance.record(inputs=inputs, params={"steps": steps})))
+
+
+@schema
+class IdentityCheck(dj.Computed):
+    """One row: the probable identity swaps and track fragments of one pose estimation."""
+
+    definition = """
+    -> pose.PoseEstimation
+    ---
+    n_exchanges : int32
+    n_spikes : int32
+    n_fragments : int32
+    provenance : json
+    """
+
+    class Event(dj.Part):
+        """One row: one probable swap, coincident velocity spike or fragment start/end."""
+
+        definition = """
+        -> master
+        event_index : int32
+        ---
+        frame : int32
+        kind : varchar(16)             # exchange | velocity_spike | fragment
+        individual_a : varchar(64)
+        individual_b : varchar(64)
+        confidence = null : float64
+        """
+
+    def make(self, key):
+        events = detect_swaps(_pose_data(key))
+        kinds = events["kind"].value_counts()
+        self.insert1(dict(key, n_exchanges=int(kinds.get("exchange", 0)),
+                          n_spikes=int(kinds.get("velocity_spike", 0)), n_fragments=int(kinds.get("fragment", 0)),
+                          provenance=provenance.record(params={"detect_swaps": "defaults"})))
+        self.Event.insert(
+            dict(key, event_index=i, frame=int(e["frame"]), kind=str(e["kind"]), individual_a=str(e["individual_a"]),
+                 individual_b=str(e["individual_b"]),
+                 confidence=None if not np.isfinite(e["confidence"]) else float(e["confidence"]))
+            for i, e in enumerate(events.to_dict("records")))
+
+
+@schema
+class IdentityDecision(dj.Manual):
+    """One row: a user's decision whether to apply the identity correction to one pose estimation."""
+
+    definition = """
+    -> IdentityCheck
+    ---
+    apply_correction : bool
+    max_individuals = null : int32    # identities to keep (default: from the data)
+    decided_by = '' : varchar(64)
+    decided_at = CURRENT_TIMESTAMP : datetime
+    """
+
+
+@schema
+class IdentityCorrection(dj.Computed):
+    """One row: a corrected pose version (stitched fragments, undone swaps), when the user chose so."""
+
+    definition = """
+    -> IdentityDecision
+    ---
+    positions : <npy@ethojoint>
+    confidence : <npy@ethojoint>
+    individuals : json                # identity names, in array order
+    report : json
+    provenance : json
+    """
+
+    @property
+    def key_source(self):
+        return IdentityDecision & {"apply_correction": True}
+
+    def make(self, key):
+        n = (IdentityDecision & key).fetch1("max_individuals")
+        corrected, report = correct_identities(_pose_data(key), max_individuals=n)
+        self.insert1(dict(key, **_arrays(corrected), individuals=list(corrected.individuals),
+                          report=_jsonable(report),
+                          provenance=provenance.record(params={"max_individuals": n})))
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value

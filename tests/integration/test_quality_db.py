@@ -1,0 +1,63 @@
+"""Filtered poses, identity checks and approved corrections through the database."""
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def flies(clean, shared_data, tmp_path):
+    """The 27-fragment fly predictions, ingested with no track mapped."""
+    from schemas.ingest import ingest
+    from tests.integration.test_ingest import write_manifest
+
+    ingest(write_manifest(tmp_path, {
+        "subjects": [{"subject": "fly1", "sex": "F", "age_group": "adult"},
+                     {"subject": "fly2", "sex": "M", "age_group": "adult"}],
+        "sessions": [{"session": "flies", "datetime": "2026-04-01 10:00:00",
+                      "animals": [{"subject": "fly1"}, {"subject": "fly2"}],
+                      "recordings": [{"camera": "top", "fps": 15, "pose": [
+                          {"source": "sleap", "file": str(shared_data / "sleap_flies/centered_pair_predictions.slp")}]}]}]}))
+    return {"session": "flies", "camera": "top", "pose_source": "sleap"}
+
+
+def test_filtered_pose_is_a_new_version(flies):
+    from schemas import pose, quality
+
+    steps = [{"step": "max_jump", "max_px_per_frame": 30}, {"step": "interpolate_gaps", "max_gap_frames": 5}]
+    fset = quality.FilterParamSet.add("jump+fill", steps)
+    assert quality.FilterParamSet.add("same chain, other name", steps) == fset  # content-hashed
+    quality.FilteredPose.populate()
+    row = (quality.FilteredPose & flies).fetch1()
+    original = np.asarray((pose.PoseEstimation & flies).fetch1("positions"))
+    filtered = np.asarray(row["positions"])
+    assert filtered.shape == original.shape
+    assert [s["step"] for s in row["step_stats"]] == ["max_jump", "interpolate_gaps"]
+    assert np.isnan(original).sum() != np.isnan(filtered).sum()
+    # the original is untouched
+    np.testing.assert_array_equal(np.asarray((pose.PoseEstimation & flies).fetch1("positions")), original)
+
+
+def test_identity_check_and_approved_correction(flies):
+    from schemas import quality
+
+    quality.IdentityCheck.populate()
+    check = (quality.IdentityCheck & flies).fetch1()
+    assert check["n_fragments"] > 0
+    quality.IdentityCorrection.populate()
+    assert len(quality.IdentityCorrection()) == 0  # nothing without a decision
+    quality.IdentityDecision.insert1(dict(flies, apply_correction=True, decided_by="tester"))
+    quality.IdentityCorrection.populate()
+    row = (quality.IdentityCorrection & flies).fetch1()
+    assert len(row["individuals"]) == 2 and np.asarray(row["positions"]).shape[1] == 2
+
+
+def test_qc_cli_writes_report(flies, tmp_path, capsys):
+    from workers.cli import main
+
+    assert main(["qc", "flies", "--out", str(tmp_path / "qc")]) == 0
+    text = capsys.readouterr().out
+    assert "identity events" in text and "missing_fraction" in text
+    for suffix in ("trajectories", "confidence", "identity"):
+        assert (tmp_path / "qc" / f"qc_flies_top_sleap_{suffix}.png").stat().st_size > 5000

@@ -1,0 +1,113 @@
+"""``ethojoint qc <session>``: a quality report per recording of a session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def missing_table(row: dict, positions: np.ndarray, confidence: np.ndarray) -> pd.DataFrame:
+    """Missing fraction and median confidence per individual and body part."""
+    missing = np.isnan(positions).any(axis=-1)  # (time, individual, keypoint)
+    rows = []
+    for i, ind in enumerate(row["individuals"]):
+        for k, kp in enumerate(row["keypoints"]):
+            conf = confidence[:, i, k]
+            rows.append({"individual": ind, "keypoint": kp, "missing_fraction": float(missing[:, i, k].mean()),
+                         "median_confidence": float(np.nanmedian(conf)) if np.isfinite(conf).any() else np.nan})
+    return pd.DataFrame(rows)
+
+
+def qc_plots(row, positions, confidence, events: pd.DataFrame, out: Path, *, filtered=None) -> list[Path]:
+    """Trajectories (before/after filtering), confidence histograms, identity timeline."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stem = f"{row['session']}_{row['camera']}_{row['pose_source']}"
+    paths = []
+    panels = [("raw", positions)] + ([("filtered", filtered)] if filtered is not None else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 5), squeeze=False)
+    for ax, (title, arr) in zip(axes[0], panels):
+        centre = np.nanmean(arr, axis=2)  # (time, individual, space)
+        for i, ind in enumerate(row["individuals"][:10]):
+            ax.plot(centre[:, i, 0], centre[:, i, 1], lw=0.6, label=ind)
+        ax.set_title(f"{title} trajectories (mean of body parts)")
+        ax.set_xlabel(f"x ({row['space_units']})")
+        ax.set_ylabel(f"y ({row['space_units']})")
+        ax.invert_yaxis()
+        ax.set_aspect("equal", adjustable="datalim")
+    axes[0][0].legend(fontsize=7, loc="best")
+    paths.append(_save(fig, out / f"qc_{stem}_trajectories.png"))
+
+    n = len(row["keypoints"])
+    cols = min(n, 6)
+    fig, axes = plt.subplots(int(np.ceil(n / cols)), cols, figsize=(2.6 * cols, 2.2 * np.ceil(n / cols)),
+                             squeeze=False)
+    for k, kp in enumerate(row["keypoints"]):
+        ax = axes[k // cols][k % cols]
+        values = confidence[:, :, k].ravel()
+        ax.hist(values[np.isfinite(values)], bins=30, range=(0, 1), color="tab:blue")
+        ax.set_title(kp, fontsize=8)
+        ax.set_xlabel("confidence", fontsize=7)
+    for k in range(n, axes.size):
+        axes[k // cols][k % cols].axis("off")
+    fig.suptitle("confidence per body part (count of points)", fontsize=10)
+    paths.append(_save(fig, out / f"qc_{stem}_confidence.png"))
+
+    present = ~np.isnan(positions).all(axis=(2, 3))  # (time, individual)
+    fig, ax = plt.subplots(figsize=(10, 0.25 * len(row["individuals"]) + 1.5))
+    ax.imshow(present.T, aspect="auto", interpolation="nearest", cmap="Greys")
+    ax.set_yticks(range(len(row["individuals"])), row["individuals"], fontsize=6)
+    for kind, color in (("exchange", "red"), ("velocity_spike", "orange")):
+        for frame in events.loc[events["kind"] == kind, "frame"] if len(events) else []:
+            ax.axvline(frame, color=color, lw=0.8)
+    ax.set_xlabel("frame (red: probable swap, orange: coincident velocity spike)")
+    ax.set_title("identity timeline: frames where each track is present")
+    paths.append(_save(fig, out / f"qc_{stem}_identity.png"))
+    return paths
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def run_qc(session: str, out) -> int:
+    """Populate the session's IdentityCheck, print the tables, write the plots."""
+    from schemas import pose, quality
+
+    out = Path(out)
+    keys = (pose.PoseEstimation & {"session": session}).keys()
+    if not keys:
+        raise SystemExit(f"no pose estimation for session {session!r}")
+    quality.IdentityCheck.populate({"session": session})
+    quality.FilteredPose.populate({"session": session})
+    for key in keys:
+        row, positions, confidence = pose.load_pose(key)
+        events = (quality.IdentityCheck.Event & key).to_pandas().reset_index() if \
+            (quality.IdentityCheck.Event & key) else pd.DataFrame(columns=["frame", "kind"])
+        filtered_rows = (quality.FilteredPose & key).to_dicts(limit=1)
+        filtered = np.asarray(filtered_rows[0]["positions"], float) if filtered_rows else None
+        table = missing_table(row, positions, confidence)
+        out.mkdir(parents=True, exist_ok=True)
+        stem = f"{key['session']}_{key['camera']}_{key['pose_source']}"
+        table.to_csv(out / f"qc_{stem}_missing.csv", index=False)
+        print(f"== {stem}: {row['n_frames']} frames, {row['n_individuals']} tracks")
+        print(table.groupby("keypoint")[["missing_fraction", "median_confidence"]].mean().round(3).to_string())
+        counts = events["kind"].value_counts().to_dict() if len(events) else {}
+        print(f"identity events: {counts or 'none'}")
+        for fr in filtered_rows:
+            for s in fr["step_stats"]:
+                print(f"filter {s['step']}: " + ", ".join(f"{k} {v}" for k, v in s.items() if k != "step"))
+        for path in qc_plots(row, positions, confidence, events, out, filtered=filtered):
+            print(f"wrote {path}")
+    return 0
