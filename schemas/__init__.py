@@ -18,7 +18,7 @@ from . import behavior, pose, quality, recording, session, subject  # noqa: E402
 from .config import Settings, current, load_settings, set_current  # noqa: E402
 from .database import connect  # noqa: E402
 
-MODULES = (subject, session, recording, pose, behavior, quality)
+MODULES = (subject, session, recording, pose, quality, behavior)
 
 
 def schema_names(prefix: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ from pipeline import provenance
 from pipeline.behavior import RuleSet, score_session
 from pipeline.pose import PoseData
 
-from . import pose, recording
+from . import pose, quality, recording
 
 schema = dj.Schema()
 
@@ -28,16 +28,21 @@ class SocialRuleSet(dj.Lookup):
     rule_set_name : varchar(64)
     units : enum('mm', 'px')
     params : json                      # {"rules": RuleSet.to_dict(), "role_map", "bin_s", "n_bins"}
+    -> [nullable] quality.FilterParamSet  # score the FilteredPose of this chain; null = the raw pose
     """
 
     @classmethod
-    def add(cls, name: str, rules: RuleSet | None = None, **scoring) -> str:
-        """Insert (idempotently) a rule set and return its id."""
+    def add(cls, name: str, rules: RuleSet | None = None, *, filter_set: str | None = None, **scoring) -> str:
+        """Insert (idempotently) a rule set and return its id.
+
+        With ``filter_set``, the rule set scores the poses filtered by that
+        chain (FilteredPose) instead of the raw PoseEstimation.
+        """
         rules = rules or RuleSet()
         params = {"rules": rules.to_dict(), **DEFAULT_SCORING, **scoring}
-        rule_set = provenance.params_hash(params)
-        cls.insert1({"rule_set": rule_set, "rule_set_name": name, "units": rules.units, "params": params},
-                    skip_duplicates=True)
+        rule_set = provenance.params_hash(dict(params, filter_set=filter_set) if filter_set else params)
+        cls.insert1({"rule_set": rule_set, "rule_set_name": name, "units": rules.units, "params": params,
+                     "filter_set": filter_set}, skip_duplicates=True)
         return rule_set
 
 
@@ -118,8 +123,19 @@ class SocialBouts(dj.Computed):
         scorable_fraction = null : float64
         """
 
+    @property
+    def key_source(self):
+        pairs = pose.PoseEstimation * SocialRuleSet
+        # a rule set with a filter chain scores only poses whose FilteredPose exists
+        return (pairs & ["filter_set IS NULL", quality.FilteredPose.proj()]).proj()
+
     def make(self, key):
         row, positions, confidence = pose.load_pose(key)
+        filter_set = (SocialRuleSet & key).fetch1("filter_set")
+        if filter_set:
+            filtered = (quality.FilteredPose & key & {"filter_set": filter_set}).fetch1()
+            positions = np.asarray(filtered["positions"], dtype=np.float64)
+            confidence = np.asarray(filtered["confidence"], dtype=np.float64)
         tracks = (pose.PoseEstimation.Individual & key).to_dicts(order_by="individual_index")
         mm_per_px = (recording.VideoRecording & key).fetch1("mm_per_px")
         params = (SocialRuleSet & key).fetch1("params")

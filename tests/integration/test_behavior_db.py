@@ -101,3 +101,22 @@ def test_per_session_totals_agree_with_bout_rows(cohort_ingested):
     # per-animal counts a mutual bout for both animals, per-session once
     n2n = animals[animals.behavior == "nose2nose"].groupby("session")["bout_count"].sum()
     assert (n2n == 2 * sessions[sessions.behavior == "nose2nose"].set_index("session")["bout_count"]).all()
+
+
+def test_rule_set_can_score_filtered_pose(cohort_ingested):
+    from schemas import behavior, quality
+
+    steps = [{"step": "rolling_median", "window": 3}]
+    fset = quality.FilterParamSet.add("median3", steps)
+    rs = behavior.SocialRuleSet.add("default on median3", filter_set=fset)
+    assert rs != behavior.SocialRuleSet.add("default")
+    behavior.SocialBouts.populate()
+    assert len(behavior.SocialBouts & {"rule_set": rs}) == 0  # no FilteredPose yet
+    quality.FilteredPose.populate()
+    behavior.SocialBouts.populate()
+    assert len(behavior.SocialBouts & {"rule_set": rs}) == 4
+    raw = len(behavior.SocialBouts.Bout - {"rule_set": rs})
+    filtered = len(behavior.SocialBouts.Bout & {"rule_set": rs})
+    assert abs(raw - filtered) <= 0.05 * raw  # smoothing keeps the same contacts
+    prov = (behavior.SocialBouts & {"rule_set": rs}).to_dicts(limit=1)[0]
+    assert prov["units"] == "mm"
