@@ -73,9 +73,9 @@ def db(backend, tmp_path_factory):
 @pytest.fixture
 def clean(db):
     """An empty pipeline on the current backend (rows of earlier tests deleted)."""
-    from schemas import pose, session, subject
+    from schemas import pose, quality, session, subject
 
-    for table in (session.Session, subject.Subject, pose.Skeleton):
+    for table in (session.Session, subject.Subject, pose.Skeleton, quality.FilterParamSet):
         table.delete()
     return db
 

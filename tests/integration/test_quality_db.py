@@ -29,7 +29,7 @@ def test_filtered_pose_is_a_new_version(flies):
     fset = quality.FilterParamSet.add("jump+fill", steps)
     assert quality.FilterParamSet.add("same chain, other name", steps) == fset  # content-hashed
     quality.FilteredPose.populate()
-    row = (quality.FilteredPose & flies).fetch1()
+    row = (quality.FilteredPose & flies & {"filter_set": fset}).fetch1()
     original = np.asarray((pose.PoseEstimation & flies).fetch1("positions"))
     filtered = np.asarray(row["positions"])
     assert filtered.shape == original.shape
