@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datajoint as dj
-import numpy as np
 import pandas as pd
 
 from . import behavior, session

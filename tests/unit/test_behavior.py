@@ -351,34 +351,8 @@ def test_matches_the_per_frame_reference_of_the_benchmark():
 # ---------------------------------------------------------------- synthetic validation
 
 
-def _match(det: pd.DataFrame, true: pd.DataFrame):
-    """Bout-level matching for one behaviour of one session.
-
-    A detected bout matches a true episode of the same behaviour and the same
-    agent -> target (nose2nose: the same unordered pair) when their overlap
-    covers at least 50 % of the true episode. Precision counts detected bouts
-    that match some episode; recall counts episodes matched by some bout.
-    """
-    def key(df, mutual):
-        if mutual:
-            return [tuple(sorted(x)) for x in zip(df.agent, df.target)]
-        return list(zip(df.agent, df.target))
-    mutual = (det.behavior == "nose2nose").any() or (true.behavior == "nose2nose").any()
-    dk, tk = key(det, mutual), key(true, mutual)
-    same = np.array([[a == b for b in tk] for a in dk], bool).reshape(len(dk), len(tk))
-    ds, de = det.start_frame.to_numpy(), det.end_frame.to_numpy()
-    ts, te = true.start_frame.to_numpy(), true.end_frame.to_numpy()
-    overlap = np.clip(np.minimum(de[:, None], te) - np.maximum(ds[:, None], ts), 0, None)
-    m = same & (overlap >= 0.5 * (te - ts))
-    lat = []
-    for k in set(tk):
-        first_true = ts[[x == k for x in tk]].min()
-        first_det = ds[[x == k for x in dk]]
-        lat.append(abs(first_det.min() - first_true) if len(first_det) else np.inf)
-    return m.any(1).sum(), len(dk), m.any(0).sum(), len(tk), (de - ds).sum(), (te - ts).sum(), lat
-
-
 def test_synthetic_validation():
+    from pipeline.behavior.validate import match_bouts
     from pipeline.synthetic import ObservationNoise, simulate_session
 
     noises = [ObservationNoise(), ObservationNoise(jitter_px=1.0, drop_fraction=0.05)]
@@ -389,9 +363,9 @@ def test_synthetic_validation():
     for s in sessions:
         r = score_session(s.pose, mm_per_px=s.mm_per_px)
         for b in CONTACTS:
-            *counts, la = _match(r.bouts[r.bouts.behavior == b], s.episodes[s.episodes.behavior == b])
-            acc[b] += counts
-            lat[b] += la
+            m = match_bouts(r.bouts[r.bouts.behavior == b], s.episodes[s.episodes.behavior == b])
+            acc[b] += (m.matched_bouts, m.bouts, m.matched_episodes, m.episodes, m.detected_frames, m.true_frames)
+            lat[b] += m.latency_errors
     rows = []
     for b in CONTACTS:
         tp_d, n_d, tp_t, n_t, dur_d, dur_t = acc[b]

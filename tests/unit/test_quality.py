@@ -11,7 +11,6 @@ import dataclasses
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from pipeline.quality import (STEPS, apply_chain, centroids, confidence_threshold, correct_identities,
@@ -224,26 +223,13 @@ def test_apply_chain_runs_steps_in_order_and_rejects_unknown(session):
 # ---------------------------------------------------------------- identity: synthetic
 
 
-def _match(det: pd.DataFrame, true: pd.DataFrame):
-    """Bouts vs episodes of one behaviour: same agent -> target (nose2nose: unordered pair) and
-    overlap >= 50 % of the episode. Returns (matched bouts, bouts, matched episodes, episodes)."""
-    def key(df, mutual):
-        return [tuple(sorted(x)) if mutual else x for x in zip(df.agent, df.target)]
-    mutual = (det.behavior == "nose2nose").any() or (true.behavior == "nose2nose").any()
-    dk, tk = key(det, mutual), key(true, mutual)
-    same = np.array([[a == b for b in tk] for a in dk], bool).reshape(len(dk), len(tk))
-    ds, de = det.start_frame.to_numpy(), det.end_frame.to_numpy()
-    ts, te = true.start_frame.to_numpy(), true.end_frame.to_numpy()
-    overlap = np.clip(np.minimum(de[:, None], te) - np.maximum(ds[:, None], ts), 0, None)
-    m = same & (overlap >= 0.5 * (te - ts))
-    return np.array([m.any(1).sum(), len(dk), m.any(0).sum(), len(tk)])
-
-
 def _precision_recall(pose, s):
     from pipeline.behavior import CONTACTS, score_session
     r = score_session(pose, mm_per_px=s.mm_per_px)
-    acc = sum(_match(r.bouts[r.bouts.behavior == b], s.episodes[s.episodes.behavior == b]) for b in CONTACTS)
-    return acc[0] / acc[1], acc[2] / acc[3]
+    from pipeline.behavior.validate import match_bouts
+    ms = [match_bouts(r.bouts[r.bouts.behavior == b], s.episodes[s.episodes.behavior == b]) for b in CONTACTS]
+    return (sum(m.matched_bouts for m in ms) / sum(m.bouts for m in ms),
+            sum(m.matched_episodes for m in ms) / sum(m.episodes for m in ms))
 
 
 @pytest.fixture(scope="module")
