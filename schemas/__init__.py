@@ -15,15 +15,15 @@ warnings.filterwarnings("ignore", message=".*MariaDB is not officially supported
 import datajoint as dj  # noqa: E402
 
 from . import behavior, pose, quality, recording, session, subject  # noqa: E402
-from .config import Settings, current, load_settings, set_current  # noqa: E402
+from .config import Settings, load_settings, set_current  # noqa: E402
 from .database import connect  # noqa: E402
 
 MODULES = (subject, session, recording, pose, quality, behavior)
 
 
-def schema_names(prefix: str) -> dict[str, str]:
-    """Database schema name of each module under ``prefix``."""
-    return {m.__name__.rsplit(".", 1)[-1]: f"{prefix}{m.__name__.rsplit('.', 1)[-1]}" for m in MODULES}
+def schema_name(prefix: str, module) -> str:
+    """Database schema of one module under ``prefix``, e.g. 'ethojoint_pose'."""
+    return prefix + module.__name__.rsplit(".", 1)[-1]
 
 
 def activate(prefix: str | None = None, *, settings: Settings | None = None) -> dj.Connection:
@@ -43,8 +43,7 @@ def activate(prefix: str | None = None, *, settings: Settings | None = None) -> 
     set_current(settings)
     connection = connect(settings)
     for module in MODULES:
-        name = f"{settings.prefix}{module.__name__.rsplit('.', 1)[-1]}"
-        _rebind(module.schema, name, connection)
+        _rebind(module.schema, schema_name(settings.prefix, module), connection)
     behavior.SocialRuleSet.add("default")
     return connection
 
@@ -60,6 +59,6 @@ def drop_all(prefix: str, connection=None) -> None:
     connection = connection or dj.conn()
     existing = set(dj.list_schemas(connection=connection))
     for module in reversed(MODULES):
-        name = f"{prefix}{module.__name__.rsplit('.', 1)[-1]}"
+        name = schema_name(prefix, module)
         if name in existing:
             dj.Schema(name, connection=connection, create_schema=False).drop(prompt=False)

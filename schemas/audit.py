@@ -51,10 +51,11 @@ def table_label(full_name: str) -> str:
 
 
 def format_chain(chain: list[tuple[str, dict]]) -> str:
-    """Human-readable audit: provenance first, arrays by shape."""
+    """Human-readable audit: one block per row, arrays by shape, provenance after the attributes."""
     lines = []
     for depth, (name, row) in enumerate(chain):
         lines.append(("" if depth == 0 else "↑ ") + table_label(name))
+        row = dict(row)
         prov = row.pop("provenance", None)
         for attr, value in row.items():
             if attr in SKIP or hasattr(value, "shape"):

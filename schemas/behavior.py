@@ -142,7 +142,7 @@ class SocialBouts(dj.Computed):
         result = score_recording(row, positions, confidence, tracks, mm_per_px, params)
         self.insert1(dict(key, units=result["units"], n_frames=row["n_frames"], fps=row["fps"],
                           n_bouts=len(result["bouts"]),
-                          provenance=provenance.record(inputs=_pose_inputs(row), params=params)))
+                          provenance=provenance.record(inputs=pose.input_checksums(row), params=params)))
         self.Bout.insert(dict(key, bout_index=i, **b) for i, b in enumerate(result["bouts"]))
         self.Summary.insert(dict(key, **s) for s in result["summary"])
         self.TimeBin.insert(dict(key, **s) for s in result["bins"])
@@ -198,6 +198,3 @@ def _plain(record: dict) -> dict:
         out[k] = v
     return out
 
-
-def _pose_inputs(row) -> dict:
-    return {i["path"]: i["sha256"] for i in row["provenance"].get("inputs", [])}

@@ -119,7 +119,8 @@ def describe(dj_config, settings: Settings) -> dict:
         "embedded": settings.embedded,
         "prefix": settings.prefix,
         "config_file": str(settings.config_file) if settings.config_file else None,
-        "store": dict(dj_config.stores.get(STORE, {}), **{k: "***" for k in ("secret_key", "access_key") if k in dj_config.stores.get(STORE, {})}),
+        "store": {k: ("***" if k in ("secret_key", "access_key", "account_key", "token") else v)
+                  for k, v in dj_config.stores.get(STORE, {}).items()},
         "data_roots": [str(r) for r in settings.data_roots],
     }
 

@@ -142,6 +142,11 @@ def check_tracks(tracks: dict, individuals, *, source) -> None:
                                  f"(its tracks: {list(individuals)})")
 
 
+def input_checksums(row: dict) -> dict:
+    """path → sha256 of the files a pose row was read from (from its provenance)."""
+    return {i["path"]: i["sha256"] for i in row["provenance"].get("inputs", [])}
+
+
 def load_pose(key) -> tuple[dict, np.ndarray, np.ndarray]:
     """Fetch one PoseEstimation row with its arrays loaded (float64)."""
     row = (PoseEstimation & key).fetch1()

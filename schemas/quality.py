@@ -16,10 +16,10 @@ from . import pose
 schema = dj.Schema()
 
 
-def _pose_data(key) -> PoseData:
+def _pose_data(key) -> tuple[dict, PoseData]:
     row, positions, confidence = pose.load_pose(key)
-    return PoseData(positions, confidence, individuals=row["individuals"], keypoints=row["keypoints"],
-                    fps=row["fps"], source_software=row["source_software"])
+    return row, PoseData(positions, confidence, individuals=row["individuals"], keypoints=row["keypoints"],
+                         fps=row["fps"], source_software=row["source_software"])
 
 
 def _arrays(data: PoseData) -> dict:
@@ -71,10 +71,10 @@ class FilteredPose(dj.Computed):
 
     def make(self, key):
         steps = (FilterParamSet & key).fetch1("steps")
-        filtered, stats = apply_chain(_pose_data(key), steps)
-        inputs = {i["path"]: i["sha256"] for i in (pose.PoseEstimation & key).fetch1("provenance")["inputs"]}
+        row, data = _pose_data(key)
+        filtered, stats = apply_chain(data, steps)
         self.insert1(dict(key, **_arrays(filtered), step_stats=stats,
-                          provenance=provenance.record(inputs=inputs, params={"steps": steps})))
+                          provenance=provenance.record(inputs=pose.input_checksums(row), params={"steps": steps})))
 
 
 @schema
@@ -105,11 +105,13 @@ class IdentityCheck(dj.Computed):
         """
 
     def make(self, key):
-        events = detect_swaps(_pose_data(key))
+        row, data = _pose_data(key)
+        events = detect_swaps(data)
         kinds = events["kind"].value_counts()
         self.insert1(dict(key, n_exchanges=int(kinds.get("exchange", 0)),
                           n_spikes=int(kinds.get("velocity_spike", 0)), n_fragments=int(kinds.get("fragment", 0)),
-                          provenance=provenance.record(params={"detect_swaps": "defaults"})))
+                          provenance=provenance.record(inputs=pose.input_checksums(row),
+                                                       params={"detect_swaps": "defaults"})))
         self.Event.insert(
             dict(key, event_index=i, frame=int(e["frame"]), kind=str(e["kind"]), individual_a=str(e["individual_a"]),
                  individual_b=str(e["individual_b"]),
@@ -151,10 +153,12 @@ class IdentityCorrection(dj.Computed):
 
     def make(self, key):
         n = (IdentityDecision & key).fetch1("max_individuals")
-        corrected, report = correct_identities(_pose_data(key), max_individuals=n)
+        row, data = _pose_data(key)
+        corrected, report = correct_identities(data, max_individuals=n)
         self.insert1(dict(key, **_arrays(corrected), individuals=list(corrected.individuals),
                           report=_jsonable(report),
-                          provenance=provenance.record(params={"max_individuals": n})))
+                          provenance=provenance.record(inputs=pose.input_checksums(row),
+                                                       params={"max_individuals": n})))
 
 
 def _jsonable(value):
