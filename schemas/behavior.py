@@ -7,11 +7,58 @@ from pipeline import provenance
 from pipeline.behavior import RuleSet, score_session
 from pipeline.pose import PoseData
 
-from . import pose, quality, recording
+from . import pose, quality, recording, triangulation
 
 schema = dj.Schema()
 
 DEFAULT_SCORING = {"role_map": None, "bin_s": 60.0, "n_bins": 3}
+
+
+# part definitions shared by the 2D (SocialBouts) and 3D (SocialBouts3D) scorers
+_BOUT = """
+        -> master
+        bout_index : int32
+        ---
+        behavior : varchar(32)
+        agent : varchar(32)            # subject id
+        target : varchar(32)           # subject id
+        start_frame : int32
+        end_frame : int32              # exclusive
+        start_s : float64
+        duration_s : float64
+        mean_distance = null : float64 # in the rule set's units
+        """
+
+_SUMMARY = """
+        -> master
+        behavior : varchar(32)
+        agent : varchar(32)
+        target : varchar(32)
+        ---
+        mutual : bool
+        bout_count : int32
+        total_duration_s : float64
+        mean_bout_s = null : float64
+        median_bout_s = null : float64
+        latency_s = null : float64     # to the first bout; null when none
+        frames_in_contact : int32
+        scorable_fraction = null : float64
+        """
+
+_TIMEBIN = """
+        -> master
+        behavior : varchar(32)
+        agent : varchar(32)
+        target : varchar(32)
+        time_bin : int16
+        ---
+        bin_start_s : float64
+        bin_end_s : float64
+        bout_count : int32             # bouts starting in the bin
+        total_duration_s : float64     # contact time inside the bin
+        latency_s = null : float64     # from the bin start; null when none
+        scorable_fraction = null : float64
+        """
 
 
 @schema
@@ -72,56 +119,17 @@ class SocialBouts(dj.Computed):
     class Bout(dj.Part):
         """One row: one bout of one behaviour of one agent toward one target."""
 
-        definition = """
-        -> master
-        bout_index : int32
-        ---
-        behavior : varchar(32)
-        agent : varchar(32)            # subject id
-        target : varchar(32)           # subject id
-        start_frame : int32
-        end_frame : int32              # exclusive
-        start_s : float64
-        duration_s : float64
-        mean_distance = null : float64 # in the rule set's units
-        """
+        definition = _BOUT
 
     class Summary(dj.Part):
         """One row: one behaviour of one agent toward one target over the recording."""
 
-        definition = """
-        -> master
-        behavior : varchar(32)
-        agent : varchar(32)
-        target : varchar(32)
-        ---
-        mutual : bool
-        bout_count : int32
-        total_duration_s : float64
-        mean_bout_s = null : float64
-        median_bout_s = null : float64
-        latency_s = null : float64     # to the first bout; null when none
-        frames_in_contact : int32
-        scorable_fraction = null : float64
-        """
+        definition = _SUMMARY
 
     class TimeBin(dj.Part):
         """One row: one behaviour of one agent toward one target in one time bin."""
 
-        definition = """
-        -> master
-        behavior : varchar(32)
-        agent : varchar(32)
-        target : varchar(32)
-        time_bin : int16
-        ---
-        bin_start_s : float64
-        bin_end_s : float64
-        bout_count : int32             # bouts starting in the bin
-        total_duration_s : float64     # contact time inside the bin
-        latency_s = null : float64     # from the bin start; null when none
-        scorable_fraction = null : float64
-        """
+        definition = _TIMEBIN
 
     @property
     def key_source(self):
@@ -142,6 +150,58 @@ class SocialBouts(dj.Computed):
         result = score_recording(row, positions, confidence, tracks, mm_per_px, params)
         self.insert1(dict(key, units=result["units"], n_frames=row["n_frames"], fps=row["fps"],
                           n_bouts=len(result["bouts"]),
+                          provenance=provenance.record(inputs=pose.input_checksums(row), params=params)))
+        self.Bout.insert(dict(key, bout_index=i, **b) for i, b in enumerate(result["bouts"]))
+        self.Summary.insert(dict(key, **s) for s in result["summary"])
+        self.TimeBin.insert(dict(key, **s) for s in result["bins"])
+
+
+@schema
+class SocialBouts3D(dj.Computed):
+    """One row: the scored social behaviour of one 3D triangulation (mm) under one mm rule set.
+
+    Same parts as :class:`SocialBouts`; individuals are the session's subjects.
+    Rule sets with a filter chain (2D only) are not used here.
+    """
+
+    definition = """
+    -> triangulation.Triangulation
+    -> SocialRuleSet
+    ---
+    n_frames : int32
+    fps : float64
+    n_bouts : int32
+    provenance : json
+    """
+
+    class Bout(dj.Part):
+        """One row: one bout of one behaviour of one agent toward one target."""
+
+        definition = _BOUT
+
+    class Summary(dj.Part):
+        """One row: one behaviour of one agent toward one target over the recording."""
+
+        definition = _SUMMARY
+
+    class TimeBin(dj.Part):
+        """One row: one behaviour of one agent toward one target in one time bin."""
+
+        definition = _TIMEBIN
+
+    @property
+    def key_source(self):
+        return (triangulation.Triangulation.proj() * (SocialRuleSet & "filter_set IS NULL" & {"units": "mm"})).proj()
+
+    def make(self, key):
+        row = (triangulation.Triangulation & key).fetch1()
+        positions = np.asarray(row["positions"], dtype=np.float64)
+        params = (SocialRuleSet & key).fetch1("params")
+        tracks = [{"individual_index": i, "subject": s} for i, s in enumerate(row["individuals"])]
+        as_pose = dict(row, camera="3d", space_units="mm")
+        confidence = np.where(np.isnan(positions[..., 0]), np.nan, 1.0)
+        result = score_recording(as_pose, positions, confidence, tracks, None, params)
+        self.insert1(dict(key, n_frames=row["n_frames"], fps=row["fps"], n_bouts=len(result["bouts"]),
                           provenance=provenance.record(inputs=pose.input_checksums(row), params=params)))
         self.Bout.insert(dict(key, bout_index=i, **b) for i, b in enumerate(result["bouts"]))
         self.Summary.insert(dict(key, **s) for s in result["summary"])

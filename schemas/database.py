@@ -63,7 +63,9 @@ def configure(settings: Settings | None = None) -> Settings:
             dj.config["database.password"] = ""
         if dj.config["database.backend"] == "postgresql" and dj.config["database.use_tls"] is None:
             dj.config["database.use_tls"] = False
-    if STORE not in dj.config.stores:
+    if STORE not in dj.config.stores or settings.store_location is not None:
+        # ETHOJOINT_STORE (or the embedded default) is re-read on every
+        # configure: a process that reconnects elsewhere must not keep the old folder
         location = settings.store_location or settings.home / "store"
         location.mkdir(parents=True, exist_ok=True)
         dj.config.stores[STORE] = {"protocol": "file", "location": str(location)}

@@ -1,0 +1,221 @@
+"""3D triangulation of a session's 2D pose estimations from several calibrated cameras.
+
+Individuals are matched across cameras through their subjects: each camera's
+PoseEstimation maps its tracks to the session's animals, and the 3D array has
+one individual per subject seen by any camera.
+"""
+
+from __future__ import annotations
+
+import datajoint as dj
+import numpy as np
+
+from pipeline import provenance
+from pipeline.errors import InputError
+from pipeline.triangulation import triangulate
+
+from . import calibration, pose, session
+
+schema = dj.Schema()
+
+METHODS = ("dlt", "ransac", "optim")
+
+DEFAULTS = {"method": "dlt", "score_threshold": 0.0, "median_size": 0, "median_max_offset_px": 20.0,
+            "viterbi": False, "viterbi_max_jump_px": 50.0, "min_cameras": 2, "constraints": "none",
+            "scale_smooth": 4.0, "scale_length": 2.0, "reproj_error_threshold": 15.0, "n_deriv_smooth": 2,
+            "ransac_threshold_px": 15.0}
+
+
+@schema
+class TriangulationParamSet(dj.Lookup):
+    """One row: one content-hashed set of triangulation parameters.
+
+    ``params``: ``method`` dlt | ransac | optim; 2D pre-filters
+    (``score_threshold``, ``median_size`` with ``median_max_offset_px``,
+    ``viterbi`` with ``viterbi_max_jump_px``); ``min_cameras`` per point;
+    for optim, ``constraints`` ('skeleton' = the skeleton's edges, 'none', or
+    a list of [part, part]), ``scale_smooth``, ``scale_length``.
+    """
+
+    definition = """
+    tri_params : char(36)
+    ---
+    tri_params_name : varchar(64)
+    params : json
+    """
+
+    @classmethod
+    def add(cls, name: str, **params) -> dict:
+        """Insert (idempotently) a parameter set; unknown keys or methods are refused."""
+        unknown = sorted(set(params) - set(DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown triangulation parameter(s) {unknown}; known: {sorted(DEFAULTS)}")
+        full = {**DEFAULTS, **params}
+        if full["method"] not in METHODS:
+            raise ValueError(f"method must be one of {sorted(METHODS)}, not {full['method']!r}")
+        if int(full["min_cameras"]) < 2:
+            raise ValueError("min_cameras must be at least 2")
+        key = {"tri_params": provenance.params_hash(full)}
+        cls.insert1(dict(key, tri_params_name=name, params=full), skip_duplicates=True)
+        return key
+
+
+@schema
+class TriangulationTask(dj.Manual):
+    """One row: triangulate one session's poses from one source with one calibration and parameter set.
+
+    ``cameras`` restricts the cameras used (null: every calibrated camera
+    that has a pose estimation from ``pose_source`` in the session).
+    """
+
+    definition = """
+    -> session.Session
+    pose_source : varchar(32)
+    -> calibration.CameraCalibration
+    -> TriangulationParamSet
+    ---
+    cameras = null : json
+    """
+
+
+@schema
+class Triangulation(dj.Computed):
+    """One row: the 3D poses of one session from one triangulation task.
+
+    ``positions`` is frames × individuals × body parts × xyz in mm (the
+    calibration's units), NaN where fewer than ``min_cameras`` saw a point;
+    ``reprojection_error`` (px, mean over the cameras used) and ``n_cameras``
+    are frames × individuals × body parts. ``individuals`` are subject ids.
+    """
+
+    definition = """
+    -> TriangulationTask
+    ---
+    positions : <npy@ethojoint>
+    reprojection_error : <npy@ethojoint>
+    n_cameras : <npy@ethojoint>
+    n_frames : int32
+    individuals : json
+    keypoints : json
+    cameras : json
+    fps : float64
+    median_reprojection_px = null : float64
+    triangulated_fraction : float64
+    provenance : json
+    """
+
+    class Camera(dj.Part):
+        """One row: the 2D residuals of one camera (3D result reprojected into it)."""
+
+        definition = """
+        -> master
+        camera : varchar(32)
+        ---
+        median_residual_px = null : float64
+        mean_residual_px = null : float64
+        n_points : int32
+        """
+
+    def make_fetch(self, key):
+        task = (TriangulationTask & key).fetch1()
+        params = (TriangulationParamSet & key).fetch1("params")
+        calibrated = (calibration.CameraCalibration.Camera & key).to_dicts(order_by="camera_index")
+        poses = pose.PoseEstimation & {"session": key["session"], "pose_source": key["pose_source"]}
+        have = {r["camera"]: r for r in poses.proj("provenance", "keypoints", "fps", "space_units").to_dicts()}
+        wanted = list(task["cameras"]) if task["cameras"] else [c["camera"] for c in calibrated if c["camera"] in have]
+        source = f"TriangulationTask {key['session']}/{key['pose_source']}"
+        missing = [c for c in wanted if c not in have]
+        if missing:
+            raise InputError(source, f"no PoseEstimation for camera(s) {missing}")
+        if len(wanted) < 2:
+            raise InputError(source, f"needs poses from ≥ 2 calibrated cameras, has {wanted}")
+        inputs = {c: pose.input_checksums(have[c]) for c in wanted}
+        return wanted, params, inputs
+
+    def make_compute(self, key, cameras, params, inputs):
+        source = f"TriangulationTask {key['session']}/{key['pose_source']}"
+        cams = calibration.cameras_of(key, cameras)
+        points2d, scores, meta = gather_views(key, cameras, source=source)
+        constraints = edge_pairs(params["constraints"], meta["keypoints"], meta["edges"], source=source)
+        options = {k: v for k, v in params.items() if k not in ("constraints", "scale_length", "scale_smooth",
+                                                                "reproj_error_threshold", "n_deriv_smooth")}
+        if params["method"] == "optim":
+            options.update(constraints=constraints, scale_smooth=params["scale_smooth"],
+                           scale_length=params["scale_length"], reproj_error_threshold=params["reproj_error_threshold"],
+                           n_deriv_smooth=params["n_deriv_smooth"])
+        result = triangulate(points2d, cams, scores=scores, **options)
+        residuals = []
+        for c, name in enumerate(cameras):
+            r = result.residuals[c]
+            ok = np.isfinite(r)
+            residuals.append({"camera": name, "n_points": int(ok.sum()),
+                              "median_residual_px": float(np.median(r[ok])) if ok.any() else None,
+                              "mean_residual_px": float(np.mean(r[ok])) if ok.any() else None})
+        prov = provenance.record(inputs={p: h for c in cameras for p, h in inputs[c].items()},
+                                 params={"params": params, "cameras": cameras})
+        return result.positions, result.reprojection_error, result.n_cameras, meta, residuals, prov
+
+    def make_insert(self, key, positions, errors, n_cameras, meta, residuals, prov):
+        ok = np.isfinite(errors)
+        self.insert1(dict(
+            key, positions=positions.astype(np.float32), reprojection_error=errors.astype(np.float32),
+            n_cameras=n_cameras.astype(np.int8), n_frames=int(positions.shape[0]),
+            individuals=meta["individuals"], keypoints=meta["keypoints"], cameras=[r["camera"] for r in residuals],
+            fps=meta["fps"], median_reprojection_px=float(np.median(errors[ok])) if ok.any() else None,
+            triangulated_fraction=float(np.isfinite(positions[..., 0]).mean()) if positions.size else 0.0,
+            provenance=prov))
+        self.Camera.insert(dict(key, **r) for r in residuals)
+
+
+def gather_views(key, cameras, *, source) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Stack each camera's 2D poses as (camera, time, individual, keypoint, 2), individuals = subjects."""
+    subjects = sorted((session.Session.Animal & {"session": key["session"]}).to_dicts(),
+                      key=lambda r: r["subject"])
+    views = []
+    for cam in cameras:
+        ck = {"session": key["session"], "camera": cam, "pose_source": key["pose_source"]}
+        row, positions, confidence = pose.load_pose(ck)
+        if row["space_units"] != "px" or positions.shape[-1] != 2:
+            raise InputError(source, f"camera {cam!r}: pose is not 2D pixels ({row['space_units']})")
+        tracks = {t["subject"]: t["individual_index"] for t in (pose.PoseEstimation.Individual & ck).to_dicts()}
+        if not tracks and row["n_individuals"] == 1 and len(subjects) == 1:
+            tracks = {subjects[0]["subject"]: 0}  # one animal, one unnamed track
+        views.append((cam, row, positions, confidence, tracks))
+    keypoints = views[0][1]["keypoints"]
+    fps = {float(v[1]["fps"]) for v in views}
+    for cam, row, *_ in views:
+        if row["keypoints"] != keypoints:
+            raise InputError(source, f"camera {cam!r} has body parts {row['keypoints']}, "
+                                     f"camera {views[0][0]!r} has {keypoints}")
+    if len(fps) > 1:
+        raise InputError(source, f"cameras differ in frame rate {sorted(fps)}; synchronise them first")
+    individuals = [s["subject"] for s in subjects if any(s["subject"] in v[4] for v in views)]
+    if not individuals:
+        raise InputError(source, "no camera's tracks are mapped to the session's animals")
+    n_frames = max(v[2].shape[0] for v in views)
+    points2d = np.full((len(views), n_frames, len(individuals), len(keypoints), 2), np.nan)
+    scores = np.full(points2d.shape[:-1], np.nan)
+    for c, (_, _, positions, confidence, tracks) in enumerate(views):
+        for i, subject in enumerate(individuals):
+            if subject in tracks:
+                points2d[c, :positions.shape[0], i] = positions[:, tracks[subject]]
+                scores[c, :positions.shape[0], i] = confidence[:, tracks[subject]]
+    edges = (pose.Skeleton & (pose.PoseEstimationTask & ck)).fetch1("edges")
+    return points2d, scores, {"individuals": individuals, "keypoints": list(keypoints), "fps": fps.pop(),
+                              "edges": [list(e) for e in edges]}
+
+
+def edge_pairs(spec, keypoints, edges, *, source) -> list[tuple[int, int]]:
+    """Constraint spec ('none' | 'skeleton' | [[part, part], ...]) → keypoint index pairs."""
+    if spec in (None, "none", []):
+        return []
+    pairs = edges if spec == "skeleton" else spec
+    unknown = sorted({p for pair in pairs for p in pair} - set(keypoints))
+    if unknown:
+        raise InputError(source, f"constraint body part(s) {unknown} not in {keypoints}")
+    return [(keypoints.index(a), keypoints.index(b)) for a, b in pairs]
+
+
+def residual_table(key) -> list[dict]:
+    """Per-camera 2D residuals of one triangulation (for reports)."""
+    return (Triangulation.Camera & key).to_dicts(order_by="camera")
