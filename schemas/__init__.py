@@ -14,11 +14,11 @@ warnings.filterwarnings("ignore", message=".*MariaDB is not officially supported
 
 import datajoint as dj  # noqa: E402
 
-from . import behavior, pose, quality, recording, session, subject  # noqa: E402
+from . import behavior, calibration, models, pose, quality, recording, session, subject, triangulation  # noqa: E402
 from .config import Settings, load_settings, set_current  # noqa: E402
 from .database import connect  # noqa: E402
 
-MODULES = (subject, session, recording, pose, quality, behavior)
+MODULES = (subject, session, recording, pose, models, quality, calibration, triangulation, behavior)
 
 
 def schema_name(prefix: str, module) -> str:

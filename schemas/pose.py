@@ -4,6 +4,7 @@ import datajoint as dj
 import numpy as np
 
 from pipeline import provenance
+from pipeline.errors import InputError
 from pipeline.io import read_pose
 from pipeline.io.checksum import file_checksum
 from pipeline.paths import resolve
@@ -32,7 +33,8 @@ class PoseEstimationTask(dj.Manual):
     """One row: how to obtain the poses of one recording from one source.
 
     Mode ``load`` reads an existing tracking output (``pose_path``, relative
-    to a data root); mode ``trigger`` (reserved) runs a pose model.
+    to a data root); mode ``trigger`` runs the PoseModel named by its
+    ``models.PoseInference`` row on the recording's video.
     """
 
     definition = """
@@ -91,24 +93,41 @@ class PoseEstimation(dj.Imported):
         -> session.Session.Animal
         """
 
+    @property
+    def key_source(self):
+        from . import models  # the trigger mode's model table lives downstream of this module
+
+        return PoseEstimationTask & ["task_mode = 'load'", models.PoseInference.proj()]
+
     def make_fetch(self, key):
         task = (PoseEstimationTask & key).fetch1()
         keypoints = (Skeleton & task).fetch1("keypoints")
-        fps = (recording.RecordingInfo & key).fetch1("fps")
+        info = (recording.RecordingInfo & key).fetch1()
         tracks = {r["track"]: r["subject"] for r in (PoseEstimationTask.Track & key).to_dicts()}
-        return task["task_mode"], task["pose_path"], task["pose_format"], keypoints, fps, tracks
+        inference = None
+        if task["task_mode"] == "trigger":
+            from . import models
 
-    def make_compute(self, key, mode, pose_path, pose_format, keypoints, fps, tracks):
-        if mode != "load":
-            raise NotImplementedError("task_mode 'trigger' runs in the pose workers")
-        path = resolve(pose_path, data_roots())
-        pose = read_pose(path, fmt=pose_format or None, fps=fps)
-        pose = conform_to_skeleton(pose, keypoints, source=path)
-        check_tracks(tracks, pose.individuals, source=path)
-        prov = provenance.record(
-            inputs={pose_path: file_checksum(path)},
-            params={"mode": mode, "format": pose_format, "keypoints": keypoints, "tracks": tracks},
-        )
+            inference = (models.PoseInference * models.PoseModel.proj("engine", "weights_sha256") & key).fetch1()
+            inference = {k: inference[k] for k in ("pose_model", "engine", "weights_sha256", "frame_start",
+                                                    "frame_stop", "max_tracks", "batch_size")}
+            inference.update(video_path=(recording.VideoRecording & key).fetch1("video_path"),
+                             video_sha256=info["video_sha256"], n_frames=info["n_frames"])
+        return task["task_mode"], task["pose_path"], task["pose_format"], keypoints, info["fps"], tracks, inference
+
+    def make_compute(self, key, mode, pose_path, pose_format, keypoints, fps, tracks, inference):
+        if mode == "trigger":
+            pose, inputs, params, source = run_model(key, inference)
+        else:
+            path = resolve(pose_path, data_roots())
+            pose = read_pose(path, fmt=pose_format or None, fps=fps)
+            inputs, params, source = {pose_path: file_checksum(path)}, {"mode": mode, "format": pose_format}, path
+        pose = conform_to_skeleton(pose, keypoints, source=source)
+        if not tracks and pose.n_individuals == 1:
+            animals = (session.Session.Animal & key).to_arrays("subject")
+            tracks = {pose.individuals[0]: str(animals[0])} if len(animals) == 1 and mode == "trigger" else tracks
+        check_tracks(tracks, pose.individuals, source=source)
+        prov = provenance.record(inputs=inputs, params=dict(params, keypoints=keypoints, tracks=tracks))
         return pose, prov, fps
 
     def make_insert(self, key, pose, prov, fps):
@@ -132,10 +151,33 @@ class PoseEstimation(dj.Imported):
         )
 
 
+def run_model(key, inference: dict):
+    """Run a PoseModel on the task's frame range of the recording's video (mode 'trigger')."""
+    import time
+
+    from pipeline.inference.engines import predict
+
+    from . import models
+
+    if not inference["video_path"]:
+        raise InputError(f"PoseEstimationTask {key}", "mode 'trigger' needs a recording with a video file")
+    video = resolve(inference["video_path"], data_roots())
+    engine, paths, shuffle = models.model_location({"pose_model": inference["pose_model"]})
+    stop = inference["frame_stop"] if inference["frame_stop"] is not None else inference["n_frames"]
+    frames = range(int(inference["frame_start"]), int(stop))
+    started = time.perf_counter()
+    result = predict(engine, paths, video, shuffle=shuffle, frames=frames, max_tracks=inference["max_tracks"],
+                     device=models.device(), batch_size=inference["batch_size"])
+    seconds = time.perf_counter() - started
+    params = {"mode": "trigger", "pose_model": inference["pose_model"], "engine": engine,
+              "weights_sha256": inference["weights_sha256"], "frame_start": frames.start, "frame_stop": frames.stop,
+              "max_tracks": inference["max_tracks"], "device": result.device, "seconds": round(seconds, 3),
+              "frames_per_s": round(len(frames) / seconds, 3) if seconds > 0 else None}
+    return result.pose, {inference["video_path"]: inference["video_sha256"]}, params, video
+
+
 def check_tracks(tracks: dict, individuals, *, source) -> None:
     """Every mapped track must exist in the file."""
-    from pipeline.errors import InputError
-
     missing = sorted(set(tracks) - set(individuals))
     if missing:
         raise InputError(source, f"track(s) {missing} mapped to subjects are not in the file "

@@ -136,6 +136,32 @@ def cmd_qc(args) -> int:
     return run_qc(args.session, args.out)
 
 
+def cmd_worker(args) -> int:
+    from workers.worker import pin_gpu, run_worker
+
+    pin_gpu(args.gpu)  # CUDA_VISIBLE_DEVICES before anything imports torch
+    _activate(args)
+    return run_worker(args.stage, gpu=args.gpu, max_idle_min=args.max_idle, poll_s=args.poll,
+                      orphan_timeout_s=args.orphan_timeout, once=args.once)
+
+
+def cmd_jobs(args) -> int:
+    from workers.jobs import format_summary, retry_errors, summary
+
+    _activate(args)
+    if args.retry_errors:
+        print(f"{retry_errors(args.table)} error job(s) back to pending")
+    print(format_summary(summary(args.table)))
+    return 0
+
+
+def cmd_report3d(args) -> int:
+    from workers.report3d import run_report3d
+
+    _activate(args)
+    return run_report3d(args.session, args.out)
+
+
 def cmd_demo(args) -> int:
     from workers.demo import run_demo
 
@@ -177,6 +203,29 @@ def build_parser() -> argparse.ArgumentParser:
     qc.add_argument("session")
     qc.add_argument("--out", default="qc", help="folder for CSVs and PNG plots")
     qc.set_defaults(func=cmd_qc)
+
+    from workers.worker import DEFAULT_POLL_S, STAGES
+
+    wrk = sub.add_parser("worker", help="long-running populate worker of one stage (jobs-table coordinated)")
+    wrk.add_argument("--stage", required=True, choices=list(STAGES))
+    wrk.add_argument("--gpu", type=int, default=None, help="sets CUDA_VISIBLE_DEVICES; run one worker per GPU")
+    wrk.add_argument("--max-idle", type=float, default=None, help="exit after MIN minutes without work")
+    wrk.add_argument("--poll", type=float, default=DEFAULT_POLL_S, help="seconds between passes when idle")
+    wrk.add_argument("--orphan-timeout", type=float, default=None,
+                     help="seconds before a reserved job of a dead worker is pending again "
+                          "(default ETHOJOINT_ORPHAN_TIMEOUT_S or 6 h)")
+    wrk.add_argument("--once", action="store_true", help="exit as soon as there is nothing left to do")
+    wrk.set_defaults(func=cmd_worker)
+
+    jbs = sub.add_parser("jobs", help="job counts per table and error messages")
+    jbs.add_argument("--table", default=None, help="e.g. quality.FilteredPose (default: all computed tables)")
+    jbs.add_argument("--retry-errors", action="store_true", help="put error jobs back to pending")
+    jbs.set_defaults(func=cmd_jobs)
+
+    r3d = sub.add_parser("report3d", help="calibration report, 3D trajectories and residuals of a session")
+    r3d.add_argument("session")
+    r3d.add_argument("--out", default="report3d", help="folder for CSVs and PNG plots")
+    r3d.set_defaults(func=cmd_report3d)
 
     demo = sub.add_parser("demo", help="synthetic cohort end to end on the configured database")
     demo.add_argument("--out", default="ethojoint_demo", help="folder for generated files and plots")

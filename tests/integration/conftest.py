@@ -73,9 +73,11 @@ def db(backend, tmp_path_factory):
 @pytest.fixture
 def clean(db):
     """An empty pipeline on the current backend (rows of earlier tests deleted)."""
-    from schemas import pose, quality, session, subject
+    from schemas import calibration, models, pose, quality, session, subject, triangulation
 
-    for table in (session.Session, subject.Subject, pose.Skeleton, quality.FilterParamSet):
+    for table in (calibration.CameraRig, calibration.CalibrationBoard, triangulation.TriangulationParamSet,
+                  models.PoseModel, models.LabeledFrameSet, models.TrainingParamSet,
+                  session.Session, subject.Subject, pose.Skeleton, quality.FilterParamSet):
         table.delete()
     return db
 

@@ -1,0 +1,312 @@
+"""Labelled frames, training, pose models, their evaluation, and model-driven pose estimation.
+
+Engine-agnostic (SLEAP via sleap-nn, DeepLabCut 3 PyTorch). Training and
+inference run in three-part makes, outside any transaction; trained model
+folders live in the store (``<object@ethojoint>``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import datajoint as dj
+
+from pipeline import provenance
+from pipeline.errors import InputError
+from pipeline.inference import engines
+from pipeline.io.checksum import file_checksum
+from pipeline.paths import resolve, to_relative
+
+from . import pose
+from .config import current, data_roots
+
+schema = dj.Schema()
+
+
+def _relative(path) -> str:
+    roots = data_roots()
+    return to_relative(path, roots) if Path(path).is_absolute() else to_relative(resolve(path, roots), roots)
+
+
+@schema
+class LabeledFrameSet(dj.Manual):
+    """One row: one set of human-labelled frames (a SLEAP .slp/.pkg.slp or a DeepLabCut project)."""
+
+    definition = """
+    labeled_set : varchar(64)
+    ---
+    engine_format : enum('sleap', 'deeplabcut')
+    labels_path : varchar(512)          # relative: .slp / .pkg.slp, or the DLC project's config.yaml
+    -> pose.Skeleton
+    n_frames : int32                    # labelled frames
+    keypoints : json
+    labels_sha256 : char(64)
+    """
+
+    @classmethod
+    def add(cls, name: str, path, *, engine: str, skeleton: str | None = None) -> dict:
+        """Read and check a labelled-frame set, then register it (nothing written on bad input).
+
+        Without ``skeleton`` a skeleton named ``name`` is made from the labels.
+        """
+        rel = _relative(path)
+        full = resolve(rel, data_roots())
+        info = engines.read_labels_summary(engine, full)
+        if skeleton is None:
+            skeleton = name
+            pose.Skeleton.insert1({"skeleton": skeleton, "keypoints": info["keypoints"], "edges": info["edges"]},
+                                  skip_duplicates=True)
+        sk = (pose.Skeleton & {"skeleton": skeleton}).to_dicts()
+        if not sk:
+            raise InputError(full, f"skeleton {skeleton!r} is not in the database")
+        engines.check_keypoints(info["keypoints"], sk[0]["keypoints"], source=full)
+        cls.insert1({"labeled_set": name, "engine_format": engine, "labels_path": rel, "skeleton": skeleton,
+                     "n_frames": info["n_frames"], "keypoints": info["keypoints"],
+                     "labels_sha256": file_checksum(full)}, skip_duplicates=True)
+        return {"labeled_set": name}
+
+
+@schema
+class TrainingParamSet(dj.Lookup):
+    """One row: one content-hashed training configuration of one engine (its full config as JSON)."""
+
+    definition = """
+    training_params : char(36)
+    ---
+    training_params_name : varchar(64)
+    engine : enum('sleap', 'deeplabcut')
+    config : json
+    """
+
+    @classmethod
+    def add(cls, name: str, engine: str, config: dict) -> dict:
+        if engine not in engines.ENGINES:
+            raise ValueError(f"engine must be one of {engines.ENGINES}, not {engine!r}")
+        key = {"training_params": provenance.params_hash({"engine": engine, "config": config})}
+        cls.insert1(dict(key, training_params_name=name, engine=engine, config=config), skip_duplicates=True)
+        return key
+
+
+@schema
+class TrainingTask(dj.Manual):
+    """One row: train one parameter set on one labelled-frame set (same engine)."""
+
+    definition = """
+    -> LabeledFrameSet
+    -> TrainingParamSet
+    ---
+    task_notes = '' : varchar(255)
+    """
+
+
+@schema
+class ModelTraining(dj.Computed):
+    """One row: one trained model (its folder in the store), with curve, best epoch, duration and device."""
+
+    definition = """
+    -> TrainingTask
+    ---
+    model : <object@ethojoint>          # the engine's model folder (DLC: the project copy)
+    model_subpaths : json               # what inside ``model`` to load (SLEAP: model folders; DLC: config.yaml)
+    curve : json                        # [{epoch, train_loss, val_loss}]
+    best_epoch : int32
+    duration_s : float64
+    device : varchar(32)
+    weights_sha256 : char(64)
+    provenance : json
+    """
+
+    def make_fetch(self, key):
+        labels = (LabeledFrameSet & key).fetch1()
+        params = (TrainingParamSet & key).fetch1()
+        if params["engine"] != labels["engine_format"]:
+            raise InputError(labels["labels_path"], f"labels are {labels['engine_format']}, "
+                                                    f"training parameters are {params['engine']}")
+        return params["engine"], labels["labels_path"], labels["labels_sha256"], params["config"]
+
+    def make_compute(self, key, engine, labels_path, labels_sha, config):
+        full = resolve(labels_path, data_roots())
+        work = Path(tempfile.mkdtemp(prefix="ethojoint_train_"))
+        result = engines.train(engine, full, config, work / "model", device=device())
+        folder = Path(result.model_dir)
+        if engine == "sleap":
+            root, subpaths = folder, ["."]
+        else:  # the DLC project copy: config.yaml + dlc-models-pytorch + training-datasets
+            root = next(p for p in [folder, *folder.parents] if (p / "config.yaml").exists())
+            subpaths = ["config.yaml"]
+        prov = provenance.record(inputs={labels_path: labels_sha}, params={"engine": engine, "config": config})
+        return (str(root), subpaths, list(result.curve), int(result.best_epoch), float(result.duration_s),
+                str(result.device), engines.folder_checksum([root]), prov)
+
+    def make_insert(self, key, root, subpaths, curve, best_epoch, duration_s, device, sha, prov):
+        self.insert1(dict(key, model=root, model_subpaths=subpaths, curve=_plain(curve), best_epoch=best_epoch,
+                          duration_s=duration_s, device=device, weights_sha256=sha, provenance=prov))
+        shutil.rmtree(Path(root).parent if Path(root).name == "model" else root, ignore_errors=True)
+
+
+@schema
+class PoseModel(dj.Manual):
+    """One row: one usable pose model — trained here (ModelTraining) or imported from folders.
+
+    Imported SLEAP models list their model folders (top-down: centroid and
+    centered-instance); imported DeepLabCut models name the project's
+    config.yaml and a shuffle. Paths are relative to a data root.
+    """
+
+    definition = """
+    pose_model : varchar(64)
+    ---
+    engine : enum('sleap', 'deeplabcut')
+    -> pose.Skeleton
+    -> [nullable] ModelTraining
+    model_paths = null : json           # imported: relative paths
+    shuffle = 1 : int32                 # DeepLabCut shuffle
+    weights_sha256 : char(64)
+    """
+
+    @classmethod
+    def from_training(cls, name: str, training_key: dict) -> dict:
+        row = (ModelTraining * TrainingParamSet * LabeledFrameSet & training_key).fetch1()
+        cls.insert1({"pose_model": name, "engine": row["engine"], "skeleton": row["skeleton"],
+                     "labeled_set": row["labeled_set"], "training_params": row["training_params"],
+                     "weights_sha256": row["weights_sha256"]}, skip_duplicates=True)
+        return {"pose_model": name}
+
+    @classmethod
+    def import_model(cls, name: str, engine: str, paths: list, *, skeleton: str, shuffle: int = 1) -> dict:
+        """Register existing model folders (SLEAP) or a DLC project config.yaml, with a checksum."""
+        rel = [_relative(p) for p in paths]
+        full = [resolve(p, data_roots()) for p in rel]
+        for p in full:
+            if engine == "sleap" and not (p / "training_config.yaml").exists() and not (p / "best.ckpt").exists():
+                raise InputError(p, "is not a SLEAP model folder (no training_config.yaml / best.ckpt)")
+        if not pose.Skeleton & {"skeleton": skeleton}:
+            raise InputError(f"pose model {name}", f"skeleton {skeleton!r} is not in the database")
+        weights = full if engine == "sleap" else [full[0].parent / "dlc-models-pytorch"]
+        cls.insert1({"pose_model": name, "engine": engine, "skeleton": skeleton, "model_paths": rel,
+                     "shuffle": int(shuffle), "weights_sha256": engines.folder_checksum(weights)},
+                    skip_duplicates=True)
+        return {"pose_model": name}
+
+
+def model_location(key) -> tuple[str, list[Path], int]:
+    """(engine, local model paths, shuffle) of a PoseModel; trained models are fetched into a cache."""
+    row = (PoseModel & key).fetch1()
+    if row["model_paths"]:
+        return row["engine"], [resolve(p, data_roots()) for p in row["model_paths"]], row["shuffle"]
+    trained = (ModelTraining & row).fetch1()
+    cache = current().home / "models" / trained["weights_sha256"][:16]
+    if not cache.exists():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=cache.parent))
+        local = Path(trained["model"].download(tmp))
+        shutil.move(str(local), str(cache))  # atomic on one file system: a concurrent worker sees all or nothing
+        shutil.rmtree(tmp, ignore_errors=True)
+    return row["engine"], [cache / s for s in trained["model_subpaths"]], row["shuffle"]
+
+
+@schema
+class EvaluationTask(dj.Manual):
+    """One row: evaluate one pose model on one labelled-frame set."""
+
+    definition = """
+    -> PoseModel
+    -> LabeledFrameSet
+    """
+
+
+@schema
+class ModelEvaluation(dj.Computed):
+    """One row: the accuracy of one model on held-out labelled frames (px error, PCK, OKS mAP, per body part)."""
+
+    definition = """
+    -> EvaluationTask
+    ---
+    n_frames : int32
+    mean_px = null : float64
+    median_px = null : float64
+    pck : json                          # {threshold_px: fraction}
+    oks_map = null : float64
+    per_keypoint : json
+    metrics : json                      # everything the evaluation returned
+    device : varchar(32)
+    provenance : json
+    """
+
+    def make_fetch(self, key):
+        labels = (LabeledFrameSet & key).fetch1()
+        model = (PoseModel & key).fetch1()
+        return labels["labels_path"], labels["labels_sha256"], model["weights_sha256"]
+
+    def make_compute(self, key, labels_path, labels_sha, weights_sha):
+        engine, paths, shuffle = model_location(key)
+        device = device()
+        metrics = engines.evaluate(engine, paths, resolve(labels_path, data_roots()), shuffle=shuffle, device=device)
+        prov = provenance.record(inputs={labels_path: labels_sha}, params={"weights_sha256": weights_sha})
+        return _plain(metrics), device, prov
+
+    def make_insert(self, key, metrics, device, prov):
+        self.insert1(dict(key, n_frames=int(metrics.get("n_frames") or 0), mean_px=metrics.get("mean_px"),
+                          median_px=metrics.get("median_px"), pck=metrics.get("pck") or {},
+                          oks_map=metrics.get("oks_map"), per_keypoint=metrics.get("per_keypoint") or {},
+                          metrics=metrics, device=device, provenance=prov))
+
+
+@schema
+class PoseInference(dj.Manual):
+    """One row: the model (and frame range) a PoseEstimationTask in mode 'trigger' runs."""
+
+    definition = """
+    -> pose.PoseEstimationTask
+    ---
+    -> PoseModel
+    frame_start = 0 : int32
+    frame_stop = null : int32           # exclusive; null = to the end
+    max_tracks = null : int32           # SLEAP tracking: at most this many tracks; null = no tracking
+    batch_size = 4 : int32
+    """
+
+
+def add_inference(session_key: dict, camera: str, pose_model: str, *, pose_source: str | None = None,
+                  frame_start: int = 0, frame_stop: int | None = None, max_tracks: int | None = None,
+                  tracks: dict | None = None) -> dict:
+    """Register a PoseEstimationTask in mode 'trigger' and its PoseInference, in one transaction."""
+    model = (PoseModel & {"pose_model": pose_model}).fetch1()
+    key = {"session": session_key["session"], "camera": camera, "pose_source": pose_source or pose_model[:32]}
+    with pose.PoseEstimationTask.connection.transaction:
+        pose.PoseEstimationTask.insert1(dict(key, skeleton=model["skeleton"], task_mode="trigger"))
+        pose.PoseEstimationTask.Track.insert(dict(key, track=t, subject=s) for t, s in (tracks or {}).items())
+        PoseInference.insert1(dict(key, pose_model=pose_model, frame_start=int(frame_start),
+                                   frame_stop=frame_stop, max_tracks=max_tracks))
+    return key
+
+
+def device() -> str:
+    """'cuda:0' when a GPU is visible (the worker pins one with --gpu), else 'cpu'."""
+    try:
+        import torch
+
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
+
+
+def _plain(obj):
+    """numpy scalars/arrays and NaN → JSON-able Python values."""
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
