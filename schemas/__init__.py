@@ -14,11 +14,11 @@ warnings.filterwarnings("ignore", message=".*MariaDB is not officially supported
 
 import datajoint as dj  # noqa: E402
 
-from . import behavior, calibration, models, pose, quality, recording, session, subject, triangulation  # noqa: E402
+from . import behavior, calibration, labeling, models, pose, quality, recording, session, subject, triangulation  # noqa: E402,I001
 from .config import Settings, load_settings, set_current  # noqa: E402
 from .database import connect  # noqa: E402
 
-MODULES = (subject, session, recording, pose, models, quality, calibration, triangulation, behavior)
+MODULES = (subject, session, recording, pose, models, labeling, quality, calibration, triangulation, behavior)
 
 
 def schema_name(prefix: str, module) -> str:
@@ -55,10 +55,25 @@ def _rebind(schema: dj.Schema, name: str, connection) -> None:
 
 
 def drop_all(prefix: str, connection=None) -> None:
-    """Drop every EthoJoint schema under ``prefix`` (dependants first)."""
+    """Drop every EthoJoint schema under ``prefix`` (dependants first).
+
+    Schemas under the prefix that this code does not know (e.g. declared by a
+    newer version) are dropped too, retried until their dependants are gone.
+    """
     connection = connection or dj.conn()
     existing = set(dj.list_schemas(connection=connection))
-    for module in reversed(MODULES):
-        name = schema_name(prefix, module)
-        if name in existing:
-            dj.Schema(name, connection=connection, create_schema=False).drop(prompt=False)
+    known = [schema_name(prefix, m) for m in reversed(MODULES)]
+    pending = [n for n in known if n in existing] + sorted(n for n in existing if n.startswith(prefix)
+                                                           and n not in known)
+    for _ in range(len(pending) + 1):
+        failed = []
+        for name in pending:
+            try:
+                dj.Schema(name, connection=connection, create_schema=False).drop(prompt=False)
+            except Exception:  # noqa: BLE001 -- a dependant schema is still there; retry after the others
+                failed.append(name)
+        if not failed or failed == pending:
+            break
+        pending = failed
+    if failed:
+        raise RuntimeError(f"could not drop {failed} (other schemas outside {prefix!r} depend on them?)")

@@ -64,7 +64,8 @@ class LabeledFrameSet(dj.Manual):
         engines.check_keypoints(info["keypoints"], sk[0]["keypoints"], source=full)
         cls.insert1({"labeled_set": name, "engine_format": engine, "labels_path": rel, "skeleton": skeleton,
                      "n_frames": info["n_frames"], "keypoints": info["keypoints"],
-                     "labels_sha256": file_checksum(full)}, skip_duplicates=True)
+                     "labels_sha256": file_checksum(full) if engine == "sleap"
+                     else engines.folder_checksum([full.parent / "labeled-data"])}, skip_duplicates=True)
         return {"labeled_set": name}
 
 
@@ -138,12 +139,12 @@ class ModelTraining(dj.Computed):
             subpaths = ["config.yaml"]
         prov = provenance.record(inputs={labels_path: labels_sha}, params={"engine": engine, "config": config})
         return (str(root), subpaths, list(result.curve), int(result.best_epoch), float(result.duration_s),
-                str(result.device), engines.folder_checksum([root]), prov)
+                str(result.device), engines.folder_checksum([root]), prov, str(work))
 
-    def make_insert(self, key, root, subpaths, curve, best_epoch, duration_s, device, sha, prov):
+    def make_insert(self, key, root, subpaths, curve, best_epoch, duration_s, device, sha, prov, work):
         self.insert1(dict(key, model=root, model_subpaths=subpaths, curve=_plain(curve), best_epoch=best_epoch,
                           duration_s=duration_s, device=device, weights_sha256=sha, provenance=prov))
-        shutil.rmtree(Path(root).parent if Path(root).name == "model" else root, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)  # the store holds its own copy now
 
 
 @schema
@@ -193,15 +194,16 @@ class PoseModel(dj.Manual):
 
 def model_location(key) -> tuple[str, list[Path], int]:
     """(engine, local model paths, shuffle) of a PoseModel; trained models are fetched into a cache."""
-    row = (PoseModel & key).fetch1()
+    row = (PoseModel & {"pose_model": key["pose_model"]}).fetch1()
     if row["model_paths"]:
         return row["engine"], [resolve(p, data_roots()) for p in row["model_paths"]], row["shuffle"]
-    trained = (ModelTraining & row).fetch1()
+    trained = (ModelTraining & {k: row[k] for k in ("labeled_set", "training_params")}).fetch1()
     cache = current().home / "models" / trained["weights_sha256"][:16]
     if not cache.exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=cache.parent))
-        local = Path(trained["model"].download(tmp))
+        trained["model"].download(tmp)  # creates tmp/<field>_<token>/
+        local = next(p for p in tmp.iterdir() if p.is_dir())
         shutil.move(str(local), str(cache))  # atomic on one file system: a concurrent worker sees all or nothing
         shutil.rmtree(tmp, ignore_errors=True)
     return row["engine"], [cache / s for s in trained["model_subpaths"]], row["shuffle"]
@@ -236,16 +238,17 @@ class ModelEvaluation(dj.Computed):
     """
 
     def make_fetch(self, key):
-        labels = (LabeledFrameSet & key).fetch1()
-        model = (PoseModel & key).fetch1()
+        # explicit keys: PoseModel's nullable ModelTraining reference also has a labeled_set column
+        labels = (LabeledFrameSet & {"labeled_set": key["labeled_set"]}).fetch1()
+        model = (PoseModel & {"pose_model": key["pose_model"]}).fetch1()
         return labels["labels_path"], labels["labels_sha256"], model["weights_sha256"]
 
     def make_compute(self, key, labels_path, labels_sha, weights_sha):
-        engine, paths, shuffle = model_location(key)
-        device = device()
-        metrics = engines.evaluate(engine, paths, resolve(labels_path, data_roots()), shuffle=shuffle, device=device)
+        engine, paths, shuffle = model_location({"pose_model": key["pose_model"]})
+        dev = device()
+        metrics = engines.evaluate(engine, paths, resolve(labels_path, data_roots()), shuffle=shuffle, device=dev)
         prov = provenance.record(inputs={labels_path: labels_sha}, params={"weights_sha256": weights_sha})
-        return _plain(metrics), device, prov
+        return _plain(metrics), dev, prov
 
     def make_insert(self, key, metrics, device, prov):
         self.insert1(dict(key, n_frames=int(metrics.get("n_frames") or 0), mean_px=metrics.get("mean_px"),

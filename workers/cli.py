@@ -136,6 +136,14 @@ def cmd_qc(args) -> int:
     return run_qc(args.session, args.out)
 
 
+def _stage(text: str) -> str:
+    from workers.worker import STAGES
+
+    if not text or any(s.strip() not in STAGES for s in text.split(",")):
+        raise argparse.ArgumentTypeError(f"unknown stage {text!r}; known: {', '.join(STAGES)}")
+    return text
+
+
 def cmd_worker(args) -> int:
     from workers.worker import pin_gpu, run_worker
 
@@ -207,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     from workers.worker import DEFAULT_POLL_S, STAGES
 
     wrk = sub.add_parser("worker", help="long-running populate worker of one stage (jobs-table coordinated)")
-    wrk.add_argument("--stage", required=True, choices=list(STAGES))
+    wrk.add_argument("--stage", required=True, type=_stage, help=f"one of {', '.join(STAGES)}, or several: train,eval")
     wrk.add_argument("--gpu", type=int, default=None, help="sets CUDA_VISIBLE_DEVICES; run one worker per GPU")
     wrk.add_argument("--max-idle", type=float, default=None, help="exit after MIN minutes without work")
     wrk.add_argument("--poll", type=float, default=DEFAULT_POLL_S, help="seconds between passes when idle")

@@ -54,11 +54,15 @@ DEFAULT_POLL_S = 10.0
 
 STAGES: dict[str, list[str]] = {
     "pose": ["pose.PoseEstimation"],
-    "train": ["models.ModelTraining"],
+    "train": ["labeling.FrameExtraction", "models.ModelTraining"],
     "eval": ["models.ModelEvaluation"],
     "quality": ["quality.FilteredPose", "quality.IdentityCheck", "quality.IdentityCorrection"],
-    "behavior": ["behavior.SocialBouts"],
+    "behavior": ["behavior.SocialBouts", "behavior.SocialBouts3D"],
     "calibration": ["calibration.CameraCalibration", "triangulation.Triangulation"],
+    # everything a CPU machine should take: no model inference or training
+    "analysis": ["recording.RecordingInfo", "quality.FilteredPose", "quality.IdentityCheck",
+                 "quality.IdentityCorrection", "calibration.CameraCalibration", "triangulation.Triangulation",
+                 "behavior.SocialBouts", "behavior.SocialBouts3D", "labeling.LabeledVideo"],
     "all": [],  # every computed table, in schemas.MODULES order (see stage_tables)
 }
 
@@ -100,11 +104,27 @@ def stage_tables(stage: str) -> list:
     """The table classes of ``stage``, resolved now (a missing module only breaks its own stage)."""
     from workers.cli import computed_tables, resolve_table
 
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; known: {sorted(STAGES)}")
-    if stage == "all":
+    stages = [s.strip() for s in stage.split(",") if s.strip()]  # e.g. "train,eval"
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown or not stages:
+        raise ValueError(f"unknown stage(s) {unknown or stage!r}; known: {sorted(STAGES)}")
+    if "all" in stages:
         return computed_tables()
-    return [resolve_table(name) for name in STAGES[stage]]
+    return [resolve_table(name) for s in stages for name in STAGES[s]]
+
+
+def throughput(table, key) -> dict:
+    """frames and frames/s of a finished pose job (model inference records them in its provenance)."""
+    try:
+        wanted = [c for c in ("n_frames", "provenance") if c in table.heading.names]
+        row = (table & key).proj(*wanted).fetch1() if wanted else {}
+    except Exception:  # noqa: BLE001 -- a log line must never fail a job
+        return {}
+    params = (row.get("provenance") or {}).get("params") or {}
+    out = {"frames": row["n_frames"]} if "n_frames" in row else {}
+    if params.get("frames_per_s"):
+        out.update(frames_per_s=params["frames_per_s"], inference_device=params.get("device"))
+    return out
 
 
 def pin_gpu(gpu) -> str:
@@ -244,7 +264,8 @@ class Worker:
             return 0
         duration = round(time.time() - started, 3)
         if result["success_count"]:
-            self.emit("job", table=table_name(table), key=key, status="success", duration_s=duration)
+            self.emit("job", table=table_name(table), key=key, status="success", duration_s=duration,
+                      **throughput(table, key))
             return 1
         if result["error_list"]:
             self.errors += 1

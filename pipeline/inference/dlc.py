@@ -1,21 +1,18 @@
-"""DeepLabCut 3 (PyTorch engine): copy a project, train, evaluate, predict.
+"""DeepLabCut 3 (PyTorch engine): copy a project, train, evaluate, predict -- offline.
 
-Nothing is downloaded: :func:`train_dlc` builds the model with a random
-backbone, saves it as ``random-init-seed<N>.pt`` in the shuffle's train folder
-and passes it to ``deeplabcut.train_network(snapshot_path=...)``, so DLC skips
-the timm/HuggingFace ImageNet weights (``model.backbone.pretrained`` alone is
-overwritten by DLC).  ``net_type="resnet_18"`` (not a DLC net type) is a
-``resnet_50`` shuffle edited to timm ``resnet18``; DLC still names the scorer
-``DLC_Resnet50...``.  A copy made with ``downscale < 1`` (fast CPU tests) has
-scaled PNGs and CollectedData, the factor is kept in ``ethojoint.yaml``:
-:func:`predict_dlc` scales video frames by it and maps predictions back to the
-video's pixels, :func:`evaluate_dlc` reports original-resolution pixels
-(scaling is ``x * factor``; the half-pixel offset is ignored).
+:func:`train_dlc` saves a random-init model (no ImageNet backbone) as ``random-init-seed<N>.pt`` and hands it to
+``deeplabcut.train_network(snapshot_path=...)``, so DLC never asks timm/HuggingFace for weights
+(``model.backbone.pretrained`` alone is overwritten by DLC).  ``net_type="resnet_18"`` is a ``resnet_50`` shuffle
+edited to timm ``resnet18`` (DLC still names the scorer ``DLC_Resnet50...``).  A copy made with ``downscale < 1``
+(fast CPU tests) has scaled PNGs and CollectedData, factor in ``ethojoint.yaml``: :func:`predict_dlc` scales the
+video frames by it and maps predictions back to video pixels, :func:`evaluate_dlc` reports original-resolution
+pixels (``x * factor``; the half-pixel offset is ignored).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import shutil
 import tempfile
@@ -27,6 +24,10 @@ import numpy as np
 import yaml
 
 from pipeline.errors import InputError
+from pipeline.inference.frames import _open, resolve_frames
+from pipeline.inference.sleap import Prediction as DLCPrediction
+from pipeline.inference.sleap import TrainingResult
+from pipeline.io.checksum import file_checksum
 from pipeline.io.dlc import read_dlc
 from pipeline.pose import PoseData
 
@@ -34,49 +35,30 @@ _SIDECAR = "ethojoint.yaml"
 
 
 @dataclass
-class DLCTrainingResult:
-    """A trained shuffle: model folder, curve (epoch, train_loss, val_loss), timing."""
+class DLCTrainingResult(TrainingResult):
+    """:class:`TrainingResult` plus the last epoch and the ``snapshot-*.pt`` files."""
 
-    model_dir: Path
-    curve: list[dict]
-    best_epoch: int
-    duration_s: float
-    device: str
-    config: dict = field(repr=False)
     last_epoch: int = 0
     snapshots: list[Path] = field(default_factory=list)
-
-
-@dataclass
-class DLCPrediction:
-    """Poses on video frames ``frame_indices``; ``seconds``: DLC's analysis wall time."""
-
-    pose: PoseData
-    frame_indices: np.ndarray
-    seconds: float
-    device: str
 
 
 def _dlc():
     """Import deeplabcut headless and offline (no GUI, no hub downloads)."""
     for key, value in (("DLClight", "True"), ("MPLBACKEND", "Agg"), ("HF_HUB_OFFLINE", "1")):
         os.environ.setdefault(key, value)
-    import deeplabcut
-
-    return deeplabcut
+    return importlib.import_module("deeplabcut")
 
 
-def _read_config(config_path, name: str = "") -> tuple[Path, dict]:
-    """The YAML ``config_path`` (or ``name`` beside it) as (path, dict); ``{}`` if ``name`` is absent."""
-    path = Path(config_path).parent / name if name else Path(config_path)
+def _read_config(config_path) -> tuple[Path, dict]:
     try:
-        return path, yaml.safe_load(path.read_text()) if path.is_file() or not name else {}
+        return Path(config_path), yaml.safe_load(Path(config_path).read_text())
     except (OSError, yaml.YAMLError) as e:
-        raise InputError(path, f"cannot read YAML config: {e}") from e
+        raise InputError(config_path, f"cannot read YAML config: {e}") from e
 
 
 def _downscale(config_path) -> float:
-    return float(_read_config(config_path, _SIDECAR)[1].get("downscale", 1.0))
+    side = Path(config_path).parent / _SIDECAR
+    return float(_read_config(side)[1]["downscale"]) if side.is_file() else 1.0
 
 
 def copy_project(project_dir, work_dir, *, downscale: float = 1.0) -> Path:
@@ -113,9 +95,8 @@ def copy_project(project_dir, work_dir, *, downscale: float = 1.0) -> Path:
             df.to_csv(out.with_suffix(".csv"))
     (dst / _SIDECAR).write_text(yaml.safe_dump({"downscale": float(downscale)}))
     crop = next(iter((cfg.get("video_sets") or {}).values()), {}).get("crop", "")
-    folders = sorted(d.name for d in (dst / "labeled-data").iterdir() if d.is_dir())
-    cfg["project_path"] = str(dst)
-    cfg["video_sets"] = {str(dst / "videos" / f"{name}.mp4"): {"crop": crop} for name in folders}
+    cfg["project_path"], cfg["video_sets"] = str(dst), {  # DLC finds labeled-data/<stem> by the video's stem
+        str(dst / "videos" / f"{d.name}.mp4"): {"crop": crop} for d in (dst / "labeled-data").iterdir() if d.is_dir()}
     (dst / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     return dst / "config.yaml"
 
@@ -149,10 +130,9 @@ def read_labels(project_dir) -> dict:
         raise InputError(root, "no labelled-frame folders (labeled-data/<video>/)")
     frames, files, bodyparts = [], [], None
     for folder in folders:
-        found = sorted(folder.glob("CollectedData_*.h5")) or sorted(folder.glob("CollectedData_*.csv"))
-        if not found:
+        path = (sorted(folder.glob("CollectedData_*.h5")) or sorted(folder.glob("CollectedData_*.csv")) or [None])[0]
+        if path is None:
             raise InputError(folder / "CollectedData_<scorer>.h5", "missing labelled-data table")
-        path = found[0]
         try:
             df = _read_table(path).droplevel("scorer", axis=1)
             if df.columns.names != ["bodyparts", "coords"]:
@@ -173,18 +153,11 @@ def read_labels(project_dir) -> dict:
 def check_bodyparts(bodyparts, skeleton_keypoints, *, source) -> tuple[str, ...]:
     """Return the body parts; InputError naming ``source`` unless they are the skeleton's keypoints."""
     parts, skel = tuple(bodyparts), tuple(skeleton_keypoints)
-    if len(set(parts)) != len(parts):
-        raise InputError(source, f"duplicate body parts in {list(parts)}")
     unknown, absent = [p for p in parts if p not in skel], [k for k in skel if k not in parts]
-    if unknown or absent:
-        raise InputError(source, f"body parts not in skeleton {unknown}, skeleton keypoints not labelled {absent}")
+    if unknown or absent or len(set(parts)) != len(parts):
+        raise InputError(source, f"body parts {list(parts)}: not in skeleton {unknown}, skeleton keypoints not "
+                                 f"labelled {absent} (or duplicates)")
     return parts
-
-
-def _loader(config_path, shuffle: int):
-    from deeplabcut.pose_estimation_pytorch.data import DLCLoader
-
-    return DLCLoader(config=str(config_path), shuffle=shuffle, trainset_index=0)
 
 
 def train_dlc(config_path, *, shuffle: int = 1, epochs: int = 1, net_type: str = "resnet_18",
@@ -201,37 +174,33 @@ def train_dlc(config_path, *, shuffle: int = 1, epochs: int = 1, net_type: str =
     import pandas as pd
     import torch
 
-    dlc = _dlc()
-    config_path, cfg = _read_config(config_path)
+    dlc, (config_path, cfg) = _dlc(), _read_config(config_path)
     cfg["TrainingFraction"] = [float(train_fraction)]
     config_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     small = net_type == "resnet_18"
     dlc.create_training_dataset(str(config_path), Shuffles=[shuffle], userfeedback=False,
                                 net_type="resnet_50" if small else net_type, engine=dlc.Engine.PYTORCH)
-    loader = _loader(config_path, shuffle)
+    loader = dlc.pose_estimation_pytorch.data.DLCLoader(config=str(config_path), shuffle=shuffle, trainset_index=0)
     mcfg, train_dir = loader.model_cfg, loader.model_folder
     if small:
         mcfg["model"]["backbone"]["model_name"], mcfg["model"]["backbone_output_channels"] = "resnet18", 512
         for head in mcfg["model"]["heads"].values():
-            for key in ("heatmap_config", "locref_config"):
-                head[key]["channels"][0] = 512
+            head["heatmap_config"]["channels"][0] = head["locref_config"]["channels"][0] = 512
     mcfg["model"]["backbone"]["pretrained"] = False
     if crop := mcfg["data"]["train"].get("crop_sampling"):  # DLC's 448 px crop, scaled with the images
-        crop.update(width=int(448 * _downscale(config_path)) // 32 * 32, height=crop["width"])
+        crop["width"] = crop["height"] = int(448 * _downscale(config_path)) // 32 * 32
     mcfg["runner"]["eval_interval"], mcfg["runner"]["snapshots"]["save_epochs"] = 1, epochs
     mcfg["train_settings"].update(seed=seed, batch_size=batch_size, epochs=epochs)
     mcfg["device"] = mcfg["runner"]["device"] = device
     mcfg.to_yaml(loader.model_config_path)
-
-    from deeplabcut.pose_estimation_pytorch.models import PoseModel
-
     torch.manual_seed(seed)
-    net, init = PoseModel.build(mcfg["model"], pretrained_backbone=False), train_dir / f"random-init-seed{seed}.pt"
+    net = dlc.pose_estimation_pytorch.models.PoseModel.build(mcfg["model"], pretrained_backbone=False)
+    init = train_dir / f"random-init-seed{seed}.pt"
     torch.save({"model": net.state_dict(), "metadata": {"epoch": 0}}, init)
-    start = time.perf_counter()
+    duration = -time.perf_counter()
     dlc.train_network(str(config_path), shuffle=shuffle, device=device, snapshot_path=str(init),
                       epochs=epochs, batch_size=batch_size, save_epochs=epochs, display_iters=1000)
-    duration = time.perf_counter() - start
+    duration += time.perf_counter()
     curve = [{"epoch": int(r["step"]), "train_loss": float(r["losses/train.total_loss"]),
               "val_loss": float(r.get("losses/eval.total_loss", np.nan))}
              for _, r in pd.read_csv(train_dir / "learning_stats.csv").iterrows()]
@@ -255,11 +224,10 @@ def evaluate_dlc(config_path, *, shuffle: int = 1, device: str = "cpu") -> dict:
 
     from pipeline.inference.metrics import keypoint_metrics
 
-    dlc, scale = _dlc(), _downscale(config_path)
-    start = time.perf_counter()
+    dlc, scale, seconds = _dlc(), _downscale(config_path), -time.perf_counter()
     dlc.evaluate_network(str(config_path), Shuffles=[shuffle], device=device, plotting=False)
-    seconds = time.perf_counter() - start
-    loader = _loader(config_path, shuffle)
+    seconds += time.perf_counter()
+    loader = dlc.pose_estimation_pytorch.data.DLCLoader(config=str(config_path), shuffle=shuffle, trainset_index=0)
     pred_file = max(loader.evaluation_folder.glob("*.h5"), key=lambda p: p.stat().st_mtime)
     parts = tuple(loader.get_dataset_parameters().bodyparts)
     cols = pd.MultiIndex.from_product([parts, ["x", "y"]])
@@ -270,8 +238,7 @@ def evaluate_dlc(config_path, *, shuffle: int = 1, device: str = "cpu") -> dict:
 
     truth, pred = points(loader.df), points(pd.read_hdf(pred_file))
     out = {"seconds": seconds, "predictions_file": pred_file, "bodyparts": parts}
-    for split, idx in loader.split.items():
-        idx = np.asarray(idx, dtype=int)
+    for split, idx in loader.split.items():  # positions in loader.df: "train" / "test"
         out[split] = keypoint_metrics(pred[idx], truth[idx], keypoints=parts) | {"n_frames": len(idx)}
     scores = sorted(loader.evaluation_folder.glob("*-results.csv"), key=lambda p: p.stat().st_mtime)
     out["dlc"] = pd.read_csv(scores[-1]).iloc[-1].to_dict() if scores else {}
@@ -294,54 +261,39 @@ def predict_dlc(config_path, video_path, *, shuffle: int = 1, frames=None, devic
     """
     import cv2
 
-    video_path, scale = Path(video_path), _downscale(config_path)
-    cap = cv2.VideoCapture(str(video_path))
-    n, fps = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), cap.get(cv2.CAP_PROP_FPS) or None
-    if not video_path.is_file() or n <= 0:
-        raise InputError(video_path, "video not found or unreadable (no frames)")
-    idx = np.unique(np.arange(n) if frames is None else np.asarray(list(frames), dtype=int))
-    if idx.size == 0 or idx[0] < 0 or idx[-1] >= n:
-        raise InputError(video_path, f"frame indices must be in [0, {n}), got {idx[:1]}..{idx[-1:]}")
-    dlc = _dlc()
+    (cap, n), scale, dlc = _open(video_path), _downscale(config_path), _dlc()
+    fps, idx = cap.get(cv2.CAP_PROP_FPS) or None, np.unique(resolve_frames(frames, n, source=video_path))
+    if idx.size == 0:
+        raise InputError(video_path, "no frames requested")
     with tempfile.TemporaryDirectory(prefix="ej_dlc_") as tmp:
-        clip, writer = Path(tmp) / f"{video_path.stem}_frames.avi", None
+        clip, writer = Path(tmp) / f"{Path(video_path).stem}_frames.avi", None
         for i in idx:
             cap.set(cv2.CAP_PROP_POS_FRAMES, int(i))
             ok, img = cap.read()
             if not ok:
                 raise InputError(video_path, f"cannot decode frame {i}")
-            if scale != 1:
-                img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            writer = writer or cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"FFV1"), fps or 30.0,
-                                               img.shape[1::-1])
+            img = img if scale == 1 else cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            writer = writer or cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"FFV1"), fps or 30, img.shape[1::-1])
             writer.write(img)
         writer.release()
         cap.release()
-        start = time.perf_counter()
+        seconds = -time.perf_counter()
         dlc.analyze_videos(str(config_path), [str(clip)], videotype=".avi", shuffle=shuffle,
                            device=device, batch_size=batch_size, destfolder=tmp, save_as_csv=False)
-        seconds = time.perf_counter() - start
-        found = sorted(Path(tmp).glob(f"{clip.stem}DLC*.h5"))
-        if not found:
+        seconds += time.perf_counter()
+        if not (found := sorted(Path(tmp).glob(f"{clip.stem}DLC*.h5"))):
             raise InputError(clip, "DeepLabCut wrote no predictions")
         pose = read_dlc(found[0], fps=fps)
     if pose.n_frames != idx.size:
         raise InputError(video_path, f"{pose.n_frames} predicted frames for {idx.size} requested")
-    pose = PoseData(pose.positions / scale, pose.confidence, individuals=pose.individuals,
-                    keypoints=pose.keypoints, fps=fps, source_software="DeepLabCut")
+    pose = PoseData(pose.positions / scale, pose.confidence, individuals=pose.individuals, keypoints=pose.keypoints,
+                    fps=fps, source_software="DeepLabCut")
     return DLCPrediction(pose=pose, frame_indices=idx, seconds=seconds, device=device)
 
 
 def model_checksum(model_dir) -> str:
     """sha256 over ``snapshot-*.pt`` then ``pytorch_config.yaml`` (sorted names + bytes)."""
-    model_dir = Path(model_dir)
-    files = sorted(model_dir.glob("snapshot-*.pt")) + sorted(model_dir.glob("pytorch_config.yaml"))
+    files = sorted(Path(model_dir).glob("snapshot-*.pt")) + sorted(Path(model_dir).glob("pytorch_config.yaml"))
     if not files:
         raise InputError(model_dir, "no snapshot-*.pt or pytorch_config.yaml")
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(f.name.encode() + b"\0")
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
+    return hashlib.sha256("".join(f"{f.name}\0{file_checksum(f)}\n" for f in files).encode()).hexdigest()

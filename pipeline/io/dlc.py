@@ -114,8 +114,8 @@ def _read_csv(path: Path):
     if first[: len(levels)] != levels:
         raise InputError(path, f"not a DeepLabCut CSV: header rows start {first[:len(levels)]}, expected {levels}")
     try:
-        # no index_col: a first data row like "0,,,," would become the index name
-        df = pd.read_csv(path, header=list(range(len(levels))))
+        # no index_col: a first data row like "0,,,," would become the index name; round_trip: exact floats
+        df = pd.read_csv(path, header=list(range(len(levels))), float_precision="round_trip")
         df = df.set_index(df.columns[0])
     except Exception as e:
         raise InputError(path, f"cannot parse DeepLabCut CSV: {type(e).__name__}: {e}") from e

@@ -6,7 +6,6 @@ Run with ``pytest -s`` to see the measured figures.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +15,9 @@ from pipeline.synthetic.rig import observe, synthetic_animals_3d, synthetic_rig
 from pipeline.triangulation import (median_filter, reprojection_errors, score_threshold, triangulate,
                                     triangulate_dlt, triangulate_optim, triangulate_ransac,
                                     viterbi_filter)
+from tests.conftest import SHARED_DATA
 
-REAL = Path("/work/shared/data/anipose_minimal_session")
+REAL = SHARED_DATA / "anipose_minimal_session"
 REAL_CAMS = ["back", "mid", "top"]  # 'side' is a copy of 'top' in this calibration
 
 
@@ -185,7 +185,7 @@ def test_shape_validation(rig):
 
 
 def test_dlt_speed_vs_aniposelib(rig):
-    ani = pytest.importorskip("aniposelib.cameras")
+    import aniposelib.cameras as ani
     group = ani.CameraGroup([ani.Camera(name=c.name, size=list(c.size), matrix=np.array(c.matrix),
                                         dist=np.array(c.distortion), rvec=np.array(c.rotation),
                                         tvec=np.array(c.translation)) for c in rig])
@@ -206,22 +206,20 @@ def test_dlt_speed_vs_aniposelib(rig):
     print(f"\nDLT 216,000 points x 4 cameras: ours {t_ours:.3f} s, aniposelib {t_ani:.3f} s; "
           f"max difference {diff:.1e} mm")
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
-    assert diff <= 1e-6
-    assert t_ours <= 1.25 * t_ani
+    assert diff <= 1e-6  # speed is compared in bench/bench_triangulation.py, not asserted here
 
 
 def _real_cameras():
-    toml = pytest.importorskip("toml")
+    import toml
     from pipeline.calibration.cameras import Camera
     cal = toml.load(REAL / "calibration.toml")
     by_name = {v["name"]: v for k, v in cal.items() if k.startswith("cam_")}
     return [Camera.from_dict(by_name[n]) for n in REAL_CAMS]
 
 
-@pytest.mark.skipif(not REAL.exists(), reason="real Anipose session not available")
-def test_real_labels_match_aniposelib():
-    h5py = pytest.importorskip("h5py")
-    ani = pytest.importorskip("aniposelib.cameras")
+def test_real_labels_match_aniposelib(shared_data):
+    import h5py
+    import aniposelib.cameras as ani
     cams = _real_cameras()
     views = []
     for name in REAL_CAMS:

