@@ -76,20 +76,29 @@ class SocialRuleSet(dj.Lookup):
     units : enum('mm', 'px')
     params : json                      # {"rules": RuleSet.to_dict(), "role_map", "bin_s", "n_bins"}
     -> [nullable] quality.FilterParamSet  # score the FilteredPose of this chain; null = the raw pose
+    identity_corrected = 0 : bool      # score the IdentityCorrection version of the pose instead
     """
 
     @classmethod
-    def add(cls, name: str, rules: RuleSet | None = None, *, filter_set: str | None = None, **scoring) -> str:
+    def add(cls, name: str, rules: RuleSet | None = None, *, filter_set: str | None = None,
+            identity_corrected: bool = False, **scoring) -> str:
         """Insert (idempotently) a rule set and return its id.
 
         With ``filter_set``, the rule set scores the poses filtered by that
-        chain (FilteredPose) instead of the raw PoseEstimation.
+        chain (FilteredPose); with ``identity_corrected``, the user-approved
+        IdentityCorrection version; otherwise the raw PoseEstimation.
         """
+        if filter_set and identity_corrected:
+            raise ValueError("a rule set scores either a filter chain's output or the identity-corrected pose")
         rules = rules or RuleSet()
         params = {"rules": rules.to_dict(), **DEFAULT_SCORING, **scoring}
-        rule_set = provenance.params_hash(dict(params, filter_set=filter_set) if filter_set else params)
+        hashed = dict(params, filter_set=filter_set) if filter_set else dict(params)
+        if identity_corrected:
+            hashed["identity_corrected"] = True
+        rule_set = provenance.params_hash(hashed)
         cls.insert1({"rule_set": rule_set, "rule_set_name": name, "units": rules.units, "params": params,
-                     "filter_set": filter_set}, skip_duplicates=True)
+                     "filter_set": filter_set, "identity_corrected": bool(identity_corrected)},
+                    skip_duplicates=True)
         return rule_set
 
 
@@ -134,17 +143,25 @@ class SocialBouts(dj.Computed):
     @property
     def key_source(self):
         pairs = pose.PoseEstimation * SocialRuleSet
-        # a rule set with a filter chain scores only poses whose FilteredPose exists
-        return (pairs & ["filter_set IS NULL", quality.FilteredPose.proj()]).proj()
+        # a rule set with a filter chain (or on corrected identities) scores only poses whose version exists
+        raw = dj.AndList(["filter_set IS NULL", "NOT identity_corrected"])
+        corrected = dj.AndList(["identity_corrected", quality.IdentityCorrection.proj()])
+        return (pairs & [raw, quality.FilteredPose.proj(), corrected]).proj()
 
     def make(self, key):
         row, positions, confidence = pose.load_pose(key)
-        filter_set = (SocialRuleSet & key).fetch1("filter_set")
-        if filter_set:
-            filtered = (quality.FilteredPose & key & {"filter_set": filter_set}).fetch1()
-            positions = np.asarray(filtered["positions"], dtype=np.float64)
-            confidence = np.asarray(filtered["confidence"], dtype=np.float64)
+        filter_set, corrected = (SocialRuleSet & key).fetch1("filter_set", "identity_corrected")
         tracks = (pose.PoseEstimation.Individual & key).to_dicts(order_by="individual_index")
+        version = None
+        if filter_set:
+            version = (quality.FilteredPose & key & {"filter_set": filter_set}).fetch1()
+        elif corrected:
+            version = (quality.IdentityCorrection & key).fetch1()
+            names = list(version["individuals"])  # identities keep the name of their main source track
+            tracks = [dict(t, individual_index=names.index(t["track"])) for t in tracks if t["track"] in names]
+        if version is not None:
+            positions = np.asarray(version["positions"], dtype=np.float64)
+            confidence = np.asarray(version["confidence"], dtype=np.float64)
         mm_per_px = (recording.VideoRecording & key).fetch1("mm_per_px")
         params = (SocialRuleSet & key).fetch1("params")
         result = score_recording(row, positions, confidence, tracks, mm_per_px, params)
@@ -191,7 +208,8 @@ class SocialBouts3D(dj.Computed):
 
     @property
     def key_source(self):
-        return (triangulation.Triangulation.proj() * (SocialRuleSet & "filter_set IS NULL" & {"units": "mm"})).proj()
+        rule_sets = SocialRuleSet & "filter_set IS NULL" & "NOT identity_corrected" & {"units": "mm"}
+        return (triangulation.Triangulation.proj() * rule_sets).proj()
 
     def make(self, key):
         row = (triangulation.Triangulation & key).fetch1()

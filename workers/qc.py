@@ -20,8 +20,12 @@ def missing_table(row: dict, positions: np.ndarray, confidence: np.ndarray) -> p
     return pd.DataFrame(rows)
 
 
-def qc_plots(row, positions, confidence, events: pd.DataFrame, out: Path, *, filtered=None) -> list[Path]:
-    """Trajectories (before/after filtering), confidence histograms, identity timeline."""
+def qc_plots(row, positions, confidence, events: pd.DataFrame, out: Path, *, filtered=None,
+             corrected=None) -> list[Path]:
+    """Trajectories (raw, filtered, identity-corrected), confidence histograms, identity timeline.
+
+    ``corrected`` is ``(positions, identity names)`` of an IdentityCorrection.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -29,11 +33,13 @@ def qc_plots(row, positions, confidence, events: pd.DataFrame, out: Path, *, fil
 
     stem = f"{row['session']}_{row['camera']}_{row['pose_source']}"
     paths = []
-    panels = [("raw", positions)] + ([("filtered", filtered)] if filtered is not None else [])
+    panels = [("raw", positions, row["individuals"])]
+    panels += [("filtered", filtered, row["individuals"])] if filtered is not None else []
+    panels += [("identity-corrected", *corrected)] if corrected is not None else []
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 5), squeeze=False)
-    for ax, (title, arr) in zip(axes[0], panels):
+    for ax, (title, arr, names) in zip(axes[0], panels):
         centre = np.nanmean(arr, axis=2)  # (time, individual, space)
-        for i, ind in enumerate(row["individuals"][:10]):
+        for i, ind in enumerate(names[:10]):
             ax.plot(centre[:, i, 0], centre[:, i, 1], lw=0.6, label=ind)
         ax.set_title(f"{title} trajectories (mean of body parts)")
         ax.set_xlabel(f"x ({row['space_units']})")
@@ -97,6 +103,8 @@ def run_qc(session: str, out) -> int:
             (quality.IdentityCheck.Event & key) else pd.DataFrame(columns=["frame", "kind"])
         filtered_rows = (quality.FilteredPose & key).to_dicts(limit=1)
         filtered = np.asarray(filtered_rows[0]["positions"], float) if filtered_rows else None
+        fixed = (quality.IdentityCorrection & key).to_dicts()
+        corrected = (np.asarray(fixed[0]["positions"], float), fixed[0]["individuals"]) if fixed else None
         table = missing_table(row, positions, confidence)
         out.mkdir(parents=True, exist_ok=True)
         stem = f"{key['session']}_{key['camera']}_{key['pose_source']}"
@@ -108,6 +116,6 @@ def run_qc(session: str, out) -> int:
         for fr in filtered_rows:
             for s in fr["step_stats"]:
                 print(f"filter {s['step']}: " + ", ".join(f"{k} {v}" for k, v in s.items() if k != "step"))
-        for path in qc_plots(row, positions, confidence, events, out, filtered=filtered):
+        for path in qc_plots(row, positions, confidence, events, out, filtered=filtered, corrected=corrected):
             print(f"wrote {path}")
     return 0
