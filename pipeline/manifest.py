@@ -38,6 +38,7 @@ class Plan:
     skeletons: list[dict] = field(default_factory=list)
     tasks: list[dict] = field(default_factory=list)
     tracks: list[dict] = field(default_factory=list)
+    inferences: list[dict] = field(default_factory=list)  # model runs (tasks in mode 'trigger')
 
 
 def read_manifest(path: str | Path) -> dict:
@@ -93,7 +94,8 @@ def _from_csv(path: Path) -> dict:
 
 
 def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "manifest",
-                  known_subjects: dict | None = None, known_skeletons: dict | None = None) -> Plan:
+                  known_subjects: dict | None = None, known_skeletons: dict | None = None,
+                  known_models: dict | None = None) -> Plan:
     """Validate a manifest completely and return the rows to insert.
 
     Parameters
@@ -106,6 +108,10 @@ def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "m
         Data roots; planned paths are relative to them.
     known_subjects, known_skeletons : dict
         Rows already in the database, by id (for sessions that reuse them).
+    known_models : dict
+        Registered pose models by name (with their ``skeleton``): a pose
+        entry ``{model: name, frames: [start, stop], max_tracks: n}`` runs
+        one on the recording's video instead of loading a file.
     """
     plan = Plan()
     subjects = {**(known_subjects or {})}
@@ -160,11 +166,12 @@ def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "m
             plan.animals.append({"session": sid, "subject": subj, "role": str(a.get("role") or ""),
                                  "session_age_group": a.get("age_group")})
         for j, r in enumerate(s.get("recordings") or []):
-            _plan_recording(plan, r, f"{where}.recordings[{j}]", sid, in_session, base, roots, skeletons)
+            _plan_recording(plan, r, f"{where}.recordings[{j}]", sid, in_session, base, roots, skeletons,
+                            known_models or {})
     return plan
 
 
-def _plan_recording(plan, r, where, sid, in_session, base, roots, skeletons):
+def _plan_recording(plan, r, where, sid, in_session, base, roots, skeletons, models):
     camera = str(r.get("camera") or "")
     if not camera:
         raise InputError(where, "camera name missing")
@@ -190,7 +197,35 @@ def _plan_recording(plan, r, where, sid, in_session, base, roots, skeletons):
         row.update(mm_per_px=mm / px, scale_source="arena")
     plan.recordings.append(row)
     for k, p in enumerate(r.get("pose") or []):
-        _plan_pose(plan, p, f"{where}.pose[{k}]", row, in_session, base, roots, skeletons, fps)
+        if p.get("model"):
+            _plan_inference(plan, p, f"{where}.pose[{k}]", row, in_session, models)
+        else:
+            _plan_pose(plan, p, f"{where}.pose[{k}]", row, in_session, base, roots, skeletons, fps)
+
+
+def _plan_inference(plan, p, where, rec, in_session, models):
+    """A pose entry that runs a registered model on the recording's video (a worker does it later)."""
+    name = str(p["model"])
+    if name not in models:
+        raise InputError(where, f"pose model {name!r} is not registered (known: {sorted(models) or 'none'}); "
+                                "add it with models.PoseModel.import_model or PoseModel.from_training")
+    if not rec["video_path"]:
+        raise InputError(where, f"pose model {name!r} needs the recording's video file")
+    frames = p.get("frames") or [0, None]
+    if not isinstance(frames, list) or len(frames) != 2 or int(frames[0]) < 0 or \
+            (frames[1] is not None and int(frames[1]) <= int(frames[0])):
+        raise InputError(where, f"frames must be [start, stop) with 0 <= start < stop, got {frames!r}")
+    tracks = {str(t): str(s) for t, s in (p.get("tracks") or {}).items()}
+    outside = sorted(set(tracks.values()) - in_session)
+    if outside:
+        raise InputError(where, f"tracks are mapped to {outside}, who are not in session {rec['session']!r}")
+    key = {"session": rec["session"], "camera": rec["camera"], "pose_source": str(p.get("source") or name)[:32]}
+    plan.tasks.append(dict(key, skeleton=models[name]["skeleton"], task_mode="trigger", pose_path="",
+                           pose_format=""))
+    plan.tracks.extend(dict(key, track=t, subject=s) for t, s in tracks.items())
+    plan.inferences.append(dict(key, pose_model=name, frame_start=int(frames[0]),
+                                frame_stop=None if frames[1] is None else int(frames[1]),
+                                max_tracks=None if p.get("max_tracks") is None else int(p["max_tracks"])))
 
 
 def _plan_pose(plan, p, where, rec, in_session, base, roots, skeletons, fps):

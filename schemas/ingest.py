@@ -9,7 +9,7 @@ import datajoint as dj
 from pipeline.errors import InputError
 from pipeline.manifest import plan_manifest, read_manifest
 
-from . import pose, recording, session, subject
+from . import models, pose, recording, session, subject
 from .config import data_roots
 
 # (plan attribute, table, its label, attributes that must agree with an existing row)
@@ -21,11 +21,15 @@ _TARGETS = (
     ("recordings", recording.VideoRecording, "VideoRecording", ("video_path", "mm_per_px")),
     ("tasks", pose.PoseEstimationTask, "PoseEstimationTask", ("pose_path", "skeleton")),
     ("tracks", pose.PoseEstimationTask.Track, "PoseEstimationTask.Track", ("subject",)),
+    ("inferences", models.PoseInference, "PoseInference", ("pose_model", "frame_start", "frame_stop")),
 )
 
 
 def ingest(manifest: str | Path, *, populate: bool = True, progress: bool = False) -> dict:
-    """Validate the whole manifest, insert it in one transaction, then import.
+    """Validate the whole manifest, insert it in one transaction, then import the pose files.
+
+    Pose entries that name a ``model`` become inference tasks for the pose
+    workers (``ethojoint worker --stage pose``); they are not run here.
 
     Returns the number of new rows per table. Raises :class:`InputError`
     (nothing inserted) on the first problem.
@@ -34,18 +38,20 @@ def ingest(manifest: str | Path, *, populate: bool = True, progress: bool = Fals
     data = read_manifest(manifest)
     known_subjects = {r["subject"]: r for r in subject.Subject.to_dicts()}
     known_skeletons = {r["skeleton"]: r for r in pose.Skeleton.to_dicts()}
+    known_models = {r["pose_model"]: r for r in models.PoseModel.proj("skeleton").to_dicts()}
     plan = plan_manifest(data, base=manifest.parent.absolute(), roots=data_roots(), source=str(manifest),
-                         known_subjects=known_subjects, known_skeletons=known_skeletons)
+                         known_subjects=known_subjects, known_skeletons=known_skeletons, known_models=known_models)
     counts = {label: sum(not _existing_agrees(table, r, compared, manifest) for r in getattr(plan, attr))
               for attr, table, label, compared in _TARGETS}
     with dj.conn().transaction:
         for attr, table, _, _ in _TARGETS:
             table.insert(getattr(plan, attr), skip_duplicates=True)
-    if populate:
+    if populate:  # file imports only: model runs (mode 'trigger') are left to the pose workers
         sessions = [{"session": s["session"]} for s in plan.sessions]
-        for table in (recording.RecordingInfo, pose.PoseEstimation):
-            if sessions:
-                table.populate(sessions, display_progress=progress)
+        if sessions:
+            recording.RecordingInfo.populate(sessions, display_progress=progress)
+            loads = pose.PoseEstimationTask & sessions & "task_mode = 'load'"
+            pose.PoseEstimation.populate(loads.proj(), display_progress=progress)
     return counts
 
 

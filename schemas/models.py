@@ -185,6 +185,8 @@ class PoseModel(dj.Manual):
                 raise InputError(p, "is not a SLEAP model folder (no training_config.yaml / best.ckpt)")
         if not pose.Skeleton & {"skeleton": skeleton}:
             raise InputError(f"pose model {name}", f"skeleton {skeleton!r} is not in the database")
+        engines.check_keypoints(engines.model_keypoints(engine, full), (pose.Skeleton & {"skeleton": skeleton})
+                                .fetch1("keypoints"), source=full[0])
         weights = full if engine == "sleap" else [full[0].parent / "dlc-models-pytorch"]
         cls.insert1({"pose_model": name, "engine": engine, "skeleton": skeleton, "model_paths": rel,
                      "shuffle": int(shuffle), "weights_sha256": engines.folder_checksum(weights)},

@@ -54,6 +54,20 @@ def read_labels_summary(engine: str, labels_path) -> dict:
     return {"keypoints": list(labels["bodyparts"]), "edges": [], "n_frames": int(labels["n_frames"])}
 
 
+def model_keypoints(engine: str, model: list) -> list[str]:
+    """Body parts a model predicts (from its config; no engine import needed)."""
+    _check_engine(engine)
+    if engine == "sleap":
+        from pipeline.inference.sleap import model_info
+
+        return list(dict.fromkeys(k for d in model for k in model_info(d)["nodes"]))
+    import yaml
+
+    config = Path(model[0])
+    with open(config if config.is_file() else config / "config.yaml") as f:
+        return list(yaml.safe_load(f).get("bodyparts") or [])
+
+
 def check_keypoints(keypoints, skeleton_keypoints, *, source) -> None:
     """Every labelled body part must be one of the skeleton's."""
     unknown = [k for k in keypoints if k not in list(skeleton_keypoints)]

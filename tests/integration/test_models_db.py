@@ -117,6 +117,9 @@ def test_bad_labels_and_models_are_refused(flies_video, tmp_path):
                                    skeleton="other")
     with pytest.raises(InputError, match="not a SLEAP model folder"):
         models.PoseModel.import_model("nope", "sleap", [flies_video / "datasets"], skeleton="flyAB")
+    with pytest.raises(InputError, match=r"body part\(s\) \['A', 'B'\]"):
+        models.PoseModel.import_model("mismatch", "sleap", [flies_video / "minimal_instance_bottomup"],
+                                      skeleton="other")
     assert len(models.LabeledFrameSet()) == 0 and len(models.PoseModel()) == 0
 
 
@@ -191,3 +194,32 @@ def test_labeled_video_draws_the_tracked_skeletons(clean, shared_data, tmp_path)
     mp4 = row["video"].download(tmp_path / "labeled.mp4")
     info = probe_video(mp4)
     assert row["n_frames"] == 15 and (info.n_frames, info.width, info.height) == (15, 384, 384)
+
+
+def test_manifest_can_ask_for_a_model_run(clean, shared_data, tmp_path):
+    """A pose entry naming a registered model becomes an inference task; ingest leaves it to the workers."""
+    from pipeline.errors import InputError
+    from schemas import models, pose
+    from schemas.ingest import ingest
+
+    data = shared_data / MODELS
+    pose.Skeleton.insert1({"skeleton": "robot", "keypoints": ["A", "B"], "edges": [["A", "B"]]})
+    models.PoseModel.import_model("robot_single", "sleap", [data / "minimal_instance_single_instance"],
+                                  skeleton="robot")
+    manifest = {
+        "subjects": [{"subject": "robot1", "sex": "U", "age_group": "adult"}],
+        "sessions": [{"session": "robot", "datetime": "2026-04-04 10:00:00", "animals": [{"subject": "robot1"}],
+                      "recordings": [{"camera": "front", "video": str(data / "datasets/small_robot.mp4"),
+                                      "pose": [{"model": "robot_single", "frames": [0, 4]}]}]}]}
+    bad = {**manifest, "sessions": [{**manifest["sessions"][0], "recordings": [
+        {"camera": "front", "video": str(data / "datasets/small_robot.mp4"), "pose": [{"model": "nosuchmodel"}]}]}]}
+    with pytest.raises(InputError, match="nosuchmodel"):
+        ingest(write_manifest(tmp_path, bad, name="bad.yaml"))
+    counts = ingest(write_manifest(tmp_path, manifest))
+    assert counts["PoseInference"] == 1 and len(pose.PoseEstimation()) == 0  # not run during ingest
+    key = {"session": "robot", "camera": "front", "pose_source": "robot_single"}
+    assert (models.PoseInference & key).fetch1("frame_stop") == 4
+    pose.PoseEstimation.populate(suppress_errors=False)
+    row = (pose.PoseEstimation & key).fetch1()
+    assert row["n_frames"] == 4 and row["keypoints"] == ["A", "B"]
+    assert [r["subject"] for r in (pose.PoseEstimation.Individual & key).to_dicts()] == ["robot1"]
