@@ -10,7 +10,7 @@ import datajoint as dj
 import numpy as np
 
 from pipeline import provenance
-from pipeline.inference.frames import select_frames_kmeans, write_sleap_package
+from pipeline.inference.frames import select_frames_kmeans, write_dlc_frames, write_sleap_package
 from pipeline.paths import resolve
 
 from . import pose, recording
@@ -26,6 +26,7 @@ class FrameExtractionTask(dj.Manual):
     definition = """
     -> recording.VideoRecording
     -> pose.Skeleton
+    output : enum('sleap', 'deeplabcut')  # a .pkg.slp (images embedded), or a DLC labeled-data folder of PNGs
     ---
     n_frames = 20 : int32
     downscale = 0.25 : float64          # frames are shrunk by this before clustering
@@ -36,13 +37,13 @@ class FrameExtractionTask(dj.Manual):
 
 @schema
 class FrameExtraction(dj.Computed):
-    """One row: the chosen frames of one task and the SLEAP labels package (.pkg.slp, images embedded) to label."""
+    """One row: the chosen frames of one task, ready to label (SLEAP .pkg.slp or DLC labeled-data folder)."""
 
     definition = """
     -> FrameExtractionTask
     ---
     frame_indices : json
-    package : <object@ethojoint>        # open it in SLEAP, label, then register it as a LabeledFrameSet
+    package : <object@ethojoint>        # label it in SLEAP / DLC, then register it as a LabeledFrameSet
     provenance : json
     """
 
@@ -51,8 +52,8 @@ class FrameExtraction(dj.Computed):
         video = (recording.VideoRecording & key).fetch1("video_path")
         skeleton = (pose.Skeleton & key).fetch1()
         sha = (recording.RecordingInfo & key).fetch1("video_sha256")
-        return video, sha, skeleton["keypoints"], skeleton["edges"], {k: task[k] for k in
-                                                                       ("n_frames", "downscale", "stride", "seed")}
+        params = {k: task[k] for k in ("n_frames", "downscale", "stride", "seed", "output")}
+        return video, sha, skeleton["keypoints"], skeleton["edges"], params
 
     def make_compute(self, key, video, sha, keypoints, edges, params):
         from pipeline.errors import InputError
@@ -63,14 +64,18 @@ class FrameExtraction(dj.Computed):
         frames = select_frames_kmeans(path, n_frames=params["n_frames"], downscale=params["downscale"],
                                       stride=params["stride"], seed=params["seed"])
         work = Path(tempfile.mkdtemp(prefix="ethojoint_frames_"))
-        package = write_sleap_package(path, frames, work / f"{key['session']}_{key['camera']}.pkg.slp",
-                                      skeleton_nodes=keypoints, skeleton_edges=[tuple(e) for e in edges])
+        if params["output"] == "deeplabcut":
+            package = write_dlc_frames(path, frames, work / "labeled-data")
+        else:
+            package = write_sleap_package(path, frames, work / f"{key['session']}_{key['camera']}.pkg.slp",
+                                          skeleton_nodes=keypoints, skeleton_edges=[tuple(e) for e in edges])
         prov = provenance.record(inputs={video: sha}, params=params)
         return [int(f) for f in frames], str(package), prov
 
     def make_insert(self, key, frames, package, prov):
         self.insert1(dict(key, frame_indices=frames, package=package, provenance=prov))
-        shutil.rmtree(Path(package).parent, ignore_errors=True)
+        work = next(p for p in Path(package).parents if p.name.startswith("ethojoint_frames_"))
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @schema

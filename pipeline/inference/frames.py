@@ -180,3 +180,34 @@ def write_sleap_package(video_path, frame_indices, out_path, *, skeleton_nodes, 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     labels.save(str(out_path), embed="all")
     return out_path
+
+
+def write_dlc_frames(video_path, frame_indices, out_dir) -> Path:
+    """Write the chosen frames as a DeepLabCut ``labeled-data/<video stem>/imgNNNN.png`` folder.
+
+    Names follow DeepLabCut's extraction (``img`` + the frame index padded to
+    the width of the video's frame count), so DLC's labelling GUI opens the
+    folder once it sits in a project's ``labeled-data``.
+
+    Returns
+    -------
+    Path
+        The ``<video stem>`` folder inside ``out_dir``.
+    """
+    import cv2
+
+    cap, total = _open(video_path)
+    idx = resolve_frames(frame_indices, total, source=video_path)
+    folder = Path(out_dir) / Path(video_path).stem
+    folder.mkdir(parents=True, exist_ok=True)
+    width = len(str(total))
+    try:
+        for i in idx:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, int(i))
+            ok, frame = cap.read()
+            if not ok:
+                raise InputError(video_path, f"frame {int(i)} cannot be read")
+            cv2.imwrite(str(folder / f"img{int(i):0{width}d}.png"), frame)
+    finally:
+        cap.release()
+    return folder

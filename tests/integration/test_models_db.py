@@ -163,8 +163,9 @@ def test_frame_extraction_writes_a_labelling_package(flies_video, tmp_path):
 
     from schemas import labeling
 
-    key = {"session": "pair", "camera": "top", "skeleton": "flyAB"}
+    key = {"session": "pair", "camera": "top", "skeleton": "flyAB", "output": "sleap"}
     labeling.FrameExtractionTask.insert1(dict(key, n_frames=6, stride=20, downscale=0.25))
+    labeling.FrameExtractionTask.insert1(dict(key, output="deeplabcut", n_frames=6, stride=20, downscale=0.25))
     labeling.FrameExtraction.populate(suppress_errors=False)
     row = (labeling.FrameExtraction & key).fetch1()
     frames = row["frame_indices"]
@@ -173,6 +174,11 @@ def test_frame_extraction_writes_a_labelling_package(flies_video, tmp_path):
     labels = sio.load_slp(str(package))
     assert list(labels.skeletons[0].node_names) == ["A", "B"]
     assert sorted(int(s.frame_idx) for s in labels.suggestions) == sorted(frames)
+    dlc = (labeling.FrameExtraction & dict(key, output="deeplabcut")).fetch1()
+    assert dlc["frame_indices"] == frames  # same clustering, other output
+    folder = dlc["package"].download(tmp_path / "dlc")
+    pngs = sorted(p.name for p in folder.rglob("*.png"))
+    assert pngs == sorted(f"img{f:04d}.png" for f in frames)
 
 
 def test_labeled_video_draws_the_tracked_skeletons(clean, shared_data, tmp_path):
