@@ -34,8 +34,8 @@ exits 128+signal. No shutdown leaves a job in ``error`` because of a signal.
 
 Logs: one JSON line per job on stderr: ``{"event": "job", "stage", "table",
 "key", "status" (success|error), "duration_s", "device" (cpu|cuda:N), "host",
-"pid"[, "error"]}``; plus ``start``, ``orphans``, ``shutdown`` and ``exit``
-events.
+"pid"[, "error"][, "frames", "frames_per_s" for pose inference]}``; plus
+``start``, ``orphans``, ``shutdown`` and ``exit`` events.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ DEFAULT_POLL_S = 10.0
 
 STAGES: dict[str, list[str]] = {
     "pose": ["pose.PoseEstimation"],
-    "train": ["labeling.FrameExtraction", "models.ModelTraining"],
+    "train": ["models.ModelTraining"],
     "eval": ["models.ModelEvaluation"],
     "quality": ["quality.FilteredPose", "quality.IdentityCheck", "quality.IdentityCorrection"],
     "behavior": ["behavior.SocialBouts", "behavior.SocialBouts3D"],
@@ -62,7 +62,8 @@ STAGES: dict[str, list[str]] = {
     # everything a CPU machine should take: no model inference or training
     "analysis": ["recording.RecordingInfo", "quality.FilteredPose", "quality.IdentityCheck",
                  "quality.IdentityCorrection", "calibration.CameraCalibration", "triangulation.Triangulation",
-                 "behavior.SocialBouts", "behavior.SocialBouts3D", "labeling.LabeledVideo"],
+                 "behavior.SocialBouts", "behavior.SocialBouts3D", "labeling.FrameExtraction",
+                 "labeling.LabeledVideo"],
     "all": [],  # every computed table, in schemas.MODULES order (see stage_tables)
 }
 
