@@ -65,3 +65,14 @@ def test_kubernetes_and_slurm_recipes_run_valid_workers():
     assert "#SBATCH --gres=gpu:1" in script and "#SBATCH --array" not in script.split("set -euo")[1]
     line = next(x for x in script.splitlines() if x.startswith("exec ethojoint worker"))
     _parses(line.split("&")[0].replace('"$STAGE"', "pose").split()[1:])
+
+
+def test_every_worker_stage_names_real_tables():
+    import datajoint as dj
+
+    from workers.worker import STAGES, stage_tables
+
+    for stage in STAGES:
+        tables = stage_tables(stage)
+        assert tables and all(issubclass(t, (dj.Computed, dj.Imported)) for t in tables), stage
+    assert [t.__name__ for t in stage_tables("train,eval")] == ["ModelTraining", "ModelEvaluation"]
