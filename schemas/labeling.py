@@ -26,7 +26,7 @@ class FrameExtractionTask(dj.Manual):
     definition = """
     -> recording.VideoRecording
     -> pose.Skeleton
-    output : enum('sleap', 'deeplabcut')  # a .pkg.slp (images embedded), or a DLC labeled-data folder of PNGs
+    output : varchar(16)                # 'sleap': a .pkg.slp (images embedded); 'deeplabcut': a labeled-data folder
     ---
     n_frames = 20 : int32
     downscale = 0.25 : float64          # frames are shrunk by this before clustering
@@ -60,6 +60,9 @@ class FrameExtraction(dj.Computed):
 
         if not video:
             raise InputError(f"FrameExtractionTask {key}", "the recording has no video file")
+        if params["output"] not in ("sleap", "deeplabcut"):  # (no enum in a key: DataJoint's PostgreSQL jobs table)
+            raise InputError(f"FrameExtractionTask {key}", f"output must be 'sleap' or 'deeplabcut', "
+                                                           f"not {params['output']!r}")
         path = resolve(video, data_roots())
         frames = select_frames_kmeans(path, n_frames=params["n_frames"], downscale=params["downscale"],
                                       stride=params["stride"], seed=params["seed"])
