@@ -67,6 +67,32 @@ def code_version() -> dict:
     }
 
 
+def jsonable(obj):
+    """numpy scalars/arrays, tuples and non-finite floats → plain JSON values (NaN/inf → None).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> jsonable({"a": np.float32(0.5), "b": [np.nan, np.arange(2)], 3: (1,)})
+    {'a': 0.5, 'b': [None, [0, 1]], '3': [1]}
+    """
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def record(*, inputs: dict[str, str] | None = None, params: dict | None = None, started=None, **extra) -> dict:
     """The provenance of one computed row.
 

@@ -246,10 +246,10 @@ def score_recording(row, positions, confidence, tracks, mm_per_px, params) -> di
     windows = {"all": (0.0, None), **{k: (k * bin_s, (k + 1) * bin_s) for k in range(n_bins)}}
     result = score_session(data, rules, mm_per_px=scale if data.n_space == 2 else None,
                            role_map=params.get("role_map"), windows=windows, source=source)
-    bouts = [_plain(b) for b in result.bouts.to_dict("records")]
+    bouts = [provenance.jsonable(b) for b in result.bouts.to_dict("records")]
     summary, bins = [], []
     for s in result.summary.to_dict("records"):
-        s = _plain(s)
+        s = provenance.jsonable(s)
         window = s.pop("window")
         base = {k: s[k] for k in ("behavior", "agent", "target")}
         if window == "all":
@@ -263,16 +263,3 @@ def score_recording(row, positions, confidence, tracks, mm_per_px, params) -> di
                              total_duration_s=s["total_duration_s"], latency_s=s["latency_s"],
                              scorable_fraction=s["scorable_fraction"]))
     return {"units": result.units, "bouts": bouts, "summary": summary, "bins": bins}
-
-
-def _plain(record: dict) -> dict:
-    """numpy scalars → Python; NaN → None (SQL NULL)."""
-    out = {}
-    for k, v in record.items():
-        if isinstance(v, np.generic):
-            v = v.item()
-        if isinstance(v, float) and not np.isfinite(v):
-            v = None
-        out[k] = v
-    return out
-

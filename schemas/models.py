@@ -142,7 +142,7 @@ class ModelTraining(dj.Computed):
                 str(result.device), engines.folder_checksum([root]), prov, str(work))
 
     def make_insert(self, key, root, subpaths, curve, best_epoch, duration_s, device, sha, prov, work):
-        self.insert1(dict(key, model=root, model_subpaths=subpaths, curve=_plain(curve), best_epoch=best_epoch,
+        self.insert1(dict(key, model=root, model_subpaths=subpaths, curve=provenance.jsonable(curve), best_epoch=best_epoch,
                           duration_s=duration_s, device=device, weights_sha256=sha, provenance=prov))
         shutil.rmtree(work, ignore_errors=True)  # the store holds its own copy now
 
@@ -250,7 +250,7 @@ class ModelEvaluation(dj.Computed):
         dev = device()
         metrics = engines.evaluate(engine, paths, resolve(labels_path, data_roots()), shuffle=shuffle, device=dev)
         prov = provenance.record(inputs={labels_path: labels_sha}, params={"weights_sha256": weights_sha})
-        return _plain(metrics), dev, prov
+        return provenance.jsonable(metrics), dev, prov
 
     def make_insert(self, key, metrics, device, prov):
         self.insert1(dict(key, n_frames=int(metrics.get("n_frames") or 0), mean_px=metrics.get("mean_px"),
@@ -296,22 +296,3 @@ def device() -> str:
         return "cuda:0" if torch.cuda.is_available() else "cpu"
     except ImportError:
         return "cpu"
-
-
-def _plain(obj):
-    """numpy scalars/arrays and NaN → JSON-able Python values."""
-    import math
-
-    import numpy as np
-
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj

@@ -156,18 +156,6 @@ class IdentityCorrection(dj.Computed):
         row, data = _pose_data(key)
         corrected, report = correct_identities(data, max_individuals=n)
         self.insert1(dict(key, **_arrays(corrected), individuals=list(corrected.individuals),
-                          report=_jsonable(report),
+                          report=provenance.jsonable(report),
                           provenance=provenance.record(inputs=pose.input_checksums(row),
                                                        params={"max_individuals": n})))
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
