@@ -45,19 +45,12 @@ def aniposelib_group(cameras):
 
 def write_views(folder: Path, cameras, views, keypoints, edges) -> dict:
     """One SLEAP analysis file per camera and the manifest that ingests them."""
-    from movement.io import save_poses
+    from pipeline.synthetic import write_camera_views
 
-    from pipeline.pose import PoseData
-    from pipeline.synthetic import to_movement_dataset
-
-    recordings = []
-    for cam, view in zip(cameras, views):
-        pose = PoseData(view, np.where(np.isnan(view[..., 0]), np.nan, 0.9), individuals=("a", "b"),
-                        keypoints=keypoints, fps=30.0, source_software="synthetic")
-        path = folder / f"{cam.name}.analysis.h5"
-        save_poses.to_sleap_analysis_file(to_movement_dataset(pose), path)
-        recordings.append({"camera": cam.name, "fps": 30, "pose": [
-            {"source": "synthetic", "skeleton": "chain", "file": str(path), "tracks": {"a": "m1", "b": "m2"}}]})
+    files = write_camera_views(views, cameras, folder, individuals=("a", "b"), keypoints=keypoints, fps=30.0)
+    recordings = [{"camera": cam, "fps": 30, "pose": [
+        {"source": "synthetic", "skeleton": "chain", "file": str(path), "tracks": {"a": "m1", "b": "m2"}}]}
+        for cam, path in files.items()]
     return {"subjects": [{"subject": "m1", "sex": "M", "age_group": "adult"},
                          {"subject": "m2", "sex": "F", "age_group": "adult"}],
             "skeletons": [{"skeleton": "chain", "keypoints": keypoints,

@@ -168,9 +168,7 @@ class SocialBouts(dj.Computed):
         self.insert1(dict(key, units=result["units"], n_frames=row["n_frames"], fps=row["fps"],
                           n_bouts=len(result["bouts"]),
                           provenance=provenance.record(inputs=pose.input_checksums(row), params=params)))
-        self.Bout.insert(dict(key, bout_index=i, **b) for i, b in enumerate(result["bouts"]))
-        self.Summary.insert(dict(key, **s) for s in result["summary"])
-        self.TimeBin.insert(dict(key, **s) for s in result["bins"])
+        insert_parts(self, key, result)
 
 
 @schema
@@ -221,13 +219,18 @@ class SocialBouts3D(dj.Computed):
         result = score_recording(as_pose, positions, confidence, tracks, None, params)
         self.insert1(dict(key, n_frames=row["n_frames"], fps=row["fps"], n_bouts=len(result["bouts"]),
                           provenance=provenance.record(inputs=pose.input_checksums(row), params=params)))
-        self.Bout.insert(dict(key, bout_index=i, **b) for i, b in enumerate(result["bouts"]))
-        self.Summary.insert(dict(key, **s) for s in result["summary"])
-        self.TimeBin.insert(dict(key, **s) for s in result["bins"])
+        insert_parts(self, key, result)
 
 
 SocialSummary = SocialBouts.Summary
 TimeBinnedSummary = SocialBouts.TimeBin
+
+
+def insert_parts(table, key, result) -> None:
+    """The Bout, Summary and TimeBin rows of one scored recording (2D or 3D table)."""
+    table.Bout.insert(dict(key, bout_index=i, **b) for i, b in enumerate(result["bouts"]))
+    table.Summary.insert(dict(key, **s) for s in result["summary"])
+    table.TimeBin.insert(dict(key, **s) for s in result["bins"])
 
 
 def score_recording(row, positions, confidence, tracks, mm_per_px, params) -> dict:

@@ -200,7 +200,8 @@ def gather_views(key, cameras, *, source) -> tuple[np.ndarray, np.ndarray, dict]
             if subject in tracks:
                 points2d[c, :positions.shape[0], i] = positions[:, tracks[subject]]
                 scores[c, :positions.shape[0], i] = confidence[:, tracks[subject]]
-    edges = (pose.Skeleton & (pose.PoseEstimationTask & ck)).fetch1("edges")
+    first = {"session": key["session"], "camera": cameras[0], "pose_source": key["pose_source"]}
+    edges = (pose.Skeleton & (pose.PoseEstimationTask & first)).fetch1("edges")  # same skeleton in every view
     return points2d, scores, {"individuals": individuals, "keypoints": list(keypoints), "fps": fps.pop(),
                               "edges": [list(e) for e in edges]}
 

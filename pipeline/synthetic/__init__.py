@@ -17,12 +17,12 @@ sessions, group effects), :mod:`.files` (SLEAP/DLC/CSV writers, video).
 """
 
 from .cohort import GROUP_RATES, CohortSession, SyntheticCohort, simulate_cohort
-from .files import FORMATS, render_video, to_movement_dataset, write_session_files
+from .files import FORMATS, render_video, to_movement_dataset, write_camera_views, write_session_files
 from .motion import BEHAVIORS, EDGES, KEYPOINTS, TARGET_KEYPOINT
 from .session import EPISODE_COLUMNS, ObservationNoise, SyntheticSession, simulate_session
 
 __all__ = [
     "BEHAVIORS", "EDGES", "EPISODE_COLUMNS", "FORMATS", "GROUP_RATES", "KEYPOINTS", "TARGET_KEYPOINT",
     "CohortSession", "ObservationNoise", "SyntheticCohort", "SyntheticSession", "render_video",
-    "simulate_cohort", "simulate_session", "to_movement_dataset", "write_session_files",
+    "simulate_cohort", "simulate_session", "to_movement_dataset", "write_camera_views", "write_session_files",
 ]

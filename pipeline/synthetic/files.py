@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..pose import PoseData
 from .motion import EDGES
 from .session import SyntheticSession
 
@@ -166,3 +167,40 @@ def _ellipse(img, c, axis, a, b, value):
     dx, dy = xx - c[0], yy - c[1]
     inside = ((dx * u[0] + dy * u[1]) / a) ** 2 + ((dy * u[0] - dx * u[1]) / b) ** 2 <= 1
     img[y0:y1, x0:x1][inside] = value
+
+
+def write_camera_views(views, cameras, folder, *, individuals, keypoints, fps: float, stem: str = "",
+                       confidence: float = 0.9) -> dict[str, Path]:
+    """One SLEAP analysis file per camera from 2D views of a synthetic rig.
+
+    Parameters
+    ----------
+    views : ndarray, shape (camera, time, individual, keypoint, 2)
+        Pixel coordinates (e.g. :func:`pipeline.synthetic.rig.observe`), NaN = unseen.
+    cameras : sequence of Camera
+        Their names name the files (``<stem><camera>.analysis.h5``).
+    folder : str or Path
+        Created if missing.
+    individuals, keypoints : sequence of str
+        Track and body-part names.
+    fps : float
+    confidence : float
+        Score written for every seen point (NaN where unseen).
+
+    Returns
+    -------
+    dict of str to Path
+        Camera name -> file.
+    """
+    from movement.io import save_poses
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for cam, view in zip(cameras, views):
+        pose = PoseData(view, np.where(np.isnan(view[..., 0]), np.nan, confidence), individuals=individuals,
+                        keypoints=keypoints, fps=fps, source_software="synthetic")
+        out[cam.name] = folder / f"{stem}{cam.name}.analysis.h5"
+        out[cam.name].unlink(missing_ok=True)
+        save_poses.to_sleap_analysis_file(to_movement_dataset(pose), out[cam.name])
+    return out

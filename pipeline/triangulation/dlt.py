@@ -164,23 +164,32 @@ def triangulate_dlt(points2d, cameras: Sequence[Camera], *, min_cameras: int = 2
     >>> triangulate_dlt(p2, cams).round(3).tolist()
     [[10.0, -5.0, 20.0]]
     """
+    flat, batch = flatten_points(points2d, cameras, min_cameras=min_cameras, chunk_size=chunk_size)
+    pmats = projection_matrices(cameras)
+    out = np.full((flat.shape[1], 3), np.nan)
+    for idx, block, seen in seen_chunks(flat, min_cameras=min_cameras, chunk_size=chunk_size):
+        out[idx] = solve_dlt(undistort_block(block, cameras), pmats, seen)
+    return out.reshape(batch + (3,))
+
+
+def flatten_points(points2d, cameras: Sequence[Camera], *, min_cameras: int, chunk_size: int):
+    """Checked (camera, point, 2) view of ``points2d`` and the shape of its point axes."""
     pts = check_points2d(points2d, cameras)
     if min_cameras < 2:
         raise ValueError(f"min_cameras must be at least 2, got {min_cameras}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be positive, got {chunk_size}")
-    n_cams = pts.shape[0]
-    batch = pts.shape[1:-1]
-    flat = pts.reshape(n_cams, -1, 2)
-    pmats = projection_matrices(cameras)
-    out = np.full((flat.shape[1], 3), np.nan)
+    return pts.reshape(pts.shape[0], -1, 2), pts.shape[1:-1]
+
+
+def seen_chunks(flat: np.ndarray, *, min_cameras: int, chunk_size: int):
+    """Yield (point indices, observations, seen mask) per fixed-size chunk, for points seen by enough cameras.
+
+    Fixed-size chunks keep memory bounded for hour-long sessions.
+    """
     for start in range(0, flat.shape[1], chunk_size):
         block = flat[:, start:start + chunk_size]
         seen = np.all(np.isfinite(block), axis=-1)
         enough = seen.sum(axis=0) >= min_cameras
-        if not enough.any():
-            continue
-        block, seen = block[:, enough], seen[:, enough]
-        normalised = undistort_block(block, cameras)
-        out[start:start + chunk_size][enough] = solve_dlt(normalised, pmats, seen)
-    return out.reshape(batch + (3,))
+        if enough.any():
+            yield np.flatnonzero(enough) + start, block[:, enough], seen[:, enough]

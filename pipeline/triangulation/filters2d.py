@@ -21,7 +21,8 @@ __all__ = ["score_threshold", "median_filter", "viterbi_filter"]
 _CHUNK = 50_000  # values per block of work
 
 
-def _check(points2d, scores=None) -> tuple[np.ndarray, np.ndarray | None]:
+def check_views(points2d, scores=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """float64 copies of (camera, time, individual, keypoint, 2) points and matching scores, or InputError."""
     pts = np.array(points2d, dtype=np.float64)
     if pts.ndim != 5 or pts.shape[-1] != 2:
         raise InputError("points2d", "needs shape (camera, time, individual, keypoint, 2), "
@@ -44,7 +45,7 @@ def score_threshold(points2d, scores, *, threshold: float) -> np.ndarray:
     >>> score_threshold(p, s, threshold=0.5)[0, :, 0, 0, 0].tolist()
     [1.0, nan]
     """
-    pts, sc = _check(points2d, scores)
+    pts, sc = check_views(points2d, scores)
     pts[~(sc >= threshold)] = np.nan
     return pts
 
@@ -87,7 +88,7 @@ def median_filter(points2d, *, size: int, max_offset_px: float) -> np.ndarray:
     >>> median_filter(p, size=3, max_offset_px=5)[0, :, 0, 0, 0].tolist()
     [0.0, 1.0, 2.0, nan, 4.0, 5.0, 6.0]
     """
-    pts, _ = _check(points2d)
+    pts, _ = check_views(points2d)
     if size < 1 or size % 2 == 0:
         raise ValueError(f"size must be a positive odd number of frames, got {size}")
     ser = _series(pts)
@@ -161,7 +162,7 @@ def viterbi_filter(points2d, scores, *, max_jump_px: float, n_back: int = 3,
     >>> viterbi_filter(p, np.ones((1, 7, 1, 1)), max_jump_px=10)[0, :, 0, 0, 0].tolist()
     [0.0, 1.0, 2.0, nan, 4.0, 5.0, 6.0]
     """
-    pts, sc = _check(points2d, scores)
+    pts, sc = check_views(points2d, scores)
     if not max_jump_px > 0:
         raise ValueError(f"max_jump_px must be positive, got {max_jump_px}")
     if n_back < 1:

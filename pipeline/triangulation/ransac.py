@@ -17,7 +17,8 @@ from typing import Sequence
 import numpy as np
 
 from pipeline.calibration.cameras import Camera, project
-from pipeline.triangulation.dlt import check_points2d, projection_matrices, solve_dlt, undistort_block
+from pipeline.triangulation.dlt import (flatten_points, projection_matrices, seen_chunks, solve_dlt,
+                                        undistort_block)
 
 __all__ = ["triangulate_ransac"]
 
@@ -62,26 +63,14 @@ def triangulate_ransac(points2d, cameras: Sequence[Camera], *, min_cameras: int 
     >>> p3.round(3).tolist(), used.tolist()
     ([[5.0, 10.0, 20.0]], [2])
     """
-    pts = check_points2d(points2d, cameras)
-    if min_cameras < 2:
-        raise ValueError(f"min_cameras must be at least 2, got {min_cameras}")
     if not threshold_px > 0:
         raise ValueError(f"threshold_px must be positive, got {threshold_px}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be positive, got {chunk_size}")
-    n_cams = pts.shape[0]
-    batch = pts.shape[1:-1]
-    flat = pts.reshape(n_cams, -1, 2)
+    flat, batch = flatten_points(points2d, cameras, min_cameras=min_cameras, chunk_size=chunk_size)
+    n_cams = flat.shape[0]
     pmats = projection_matrices(cameras)
     out = np.full((flat.shape[1], 3), np.nan)
     used = np.zeros(flat.shape[1], dtype=np.int64)
-    for start in range(0, flat.shape[1], chunk_size):
-        block = flat[:, start:start + chunk_size]
-        seen = np.all(np.isfinite(block), axis=-1)
-        ok = seen.sum(axis=0) >= min_cameras
-        if not ok.any():
-            continue
-        block, seen = block[:, ok], seen[:, ok]
+    for idx, block, seen in seen_chunks(flat, min_cameras=min_cameras, chunk_size=chunk_size):
         normalised = undistort_block(block, cameras)
         best_count = np.zeros(block.shape[1], dtype=np.int64)
         best_cost = np.full(block.shape[1], np.inf)
@@ -105,7 +94,6 @@ def triangulate_ransac(points2d, cameras: Sequence[Camera], *, min_cameras: int 
         res = np.full((block.shape[1], 3), np.nan)
         if good.any():
             res[good] = solve_dlt(normalised[:, good], pmats, best_inl[:, good])
-        idx = np.flatnonzero(ok) + start
         out[idx] = res
         used[idx] = np.where(good, best_count, 0)
     return out.reshape(batch + (3,)), used.reshape(batch)

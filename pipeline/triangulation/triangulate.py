@@ -8,9 +8,8 @@ from typing import Sequence
 import numpy as np
 
 from pipeline.calibration.cameras import Camera
-from pipeline.errors import InputError
 from pipeline.triangulation import filters2d
-from pipeline.triangulation.dlt import triangulate_dlt
+from pipeline.triangulation.dlt import check_points2d, triangulate_dlt
 from pipeline.triangulation.optim import triangulate_optim
 from pipeline.triangulation.ransac import triangulate_ransac
 from pipeline.triangulation.reproject import reprojection_errors
@@ -46,22 +45,8 @@ class Triangulated:
 
 
 def _validate(points2d, cameras, scores) -> tuple[np.ndarray, np.ndarray | None]:
-    pts = np.asarray(points2d, dtype=np.float64)
-    if pts.ndim != 5:
-        raise InputError("points2d", "needs shape (camera, time, individual, keypoint, 2), "
-                                     f"got {pts.shape}")
-    if pts.shape[0] != len(cameras):
-        raise InputError("points2d", f"axis 0 has {pts.shape[0]} cameras but {len(cameras)} "
-                                     "cameras were given")
-    if pts.shape[-1] != 2:
-        raise InputError("points2d", f"last axis must hold (x, y), length 2, got {pts.shape[-1]}")
-    if scores is None:
-        return pts, None
-    sc = np.asarray(scores, dtype=np.float64)
-    if sc.shape != pts.shape[:-1]:
-        raise InputError("scores", f"shape {sc.shape} does not match points2d {pts.shape}: "
-                                   f"expected {pts.shape[:-1]}")
-    return pts, sc
+    check_points2d(points2d, cameras)  # axis 0 = the cameras, last axis = (x, y)
+    return filters2d.check_views(points2d, scores)
 
 
 def triangulate(points2d, cameras: Sequence[Camera], *, scores=None, method: str = "dlt",

@@ -125,11 +125,8 @@ def similarity_aligned_distance(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.fixture
 def synthetic_rig_session(clean, tmp_path):
     """4 synthetic cameras with lens distortion; 2 animals × 6 keypoints × 300 frames; 1 px noise, 10 % missing."""
-    from movement.io import save_poses
-
     from pipeline.calibration import write_calibration_toml
-    from pipeline.pose import PoseData
-    from pipeline.synthetic import to_movement_dataset
+    from pipeline.synthetic import write_camera_views
     from pipeline.synthetic.rig import observe, synthetic_animals_3d, synthetic_rig
     from schemas import calibration
     from schemas.ingest import ingest
@@ -138,15 +135,11 @@ def synthetic_rig_session(clean, tmp_path):
     truth, edges = synthetic_animals_3d(n_frames=300, n_individuals=2, keypoints=6, seed=3)
     views = observe(truth, cameras, noise_px=1.0, missing=0.1, seed=3)
     keypoints = [f"k{j}" for j in range(6)]
-    recordings = []
-    for cam, view in zip(cameras, views):
-        pose = PoseData(view, np.where(np.isnan(view[..., 0]), np.nan, 0.9), individuals=("track_a", "track_b"),
-                        keypoints=keypoints, fps=30.0, source_software="synthetic")
-        path = tmp_path / f"{cam.name}.analysis.h5"
-        save_poses.to_sleap_analysis_file(to_movement_dataset(pose), path)
-        recordings.append({"camera": cam.name, "fps": 30, "pose": [{
-            "source": "synthetic", "skeleton": "chain6", "file": str(path),
-            "tracks": {"track_a": "m1", "track_b": "m2"}}]})
+    files = write_camera_views(views, cameras, tmp_path, individuals=("track_a", "track_b"), keypoints=keypoints,
+                               fps=30.0)
+    recordings = [{"camera": cam, "fps": 30, "pose": [{"source": "synthetic", "skeleton": "chain6", "file": str(path),
+                                                       "tracks": {"track_a": "m1", "track_b": "m2"}}]}
+                  for cam, path in files.items()]
     ingest(write_manifest(tmp_path, {
         "subjects": [{"subject": "m1", "sex": "M", "age_group": "adult"},
                      {"subject": "m2", "sex": "F", "age_group": "adult"}],
@@ -185,12 +178,9 @@ def test_synthetic_round_trip_dlt_and_optim(synthetic_rig_session):
 
 def test_triangulated_pair_scores_social_behaviour(clean, tmp_path):
     """A synthetic two-mouse session filmed by 4 cameras: 3D scoring recovers the scripted contacts."""
-    from movement.io import save_poses
-
     from pipeline.behavior.validate import match_bouts
     from pipeline.calibration import write_calibration_toml
-    from pipeline.pose import PoseData
-    from pipeline.synthetic import simulate_session, to_movement_dataset
+    from pipeline.synthetic import simulate_session, write_camera_views
     from pipeline.synthetic.rig import observe, synthetic_rig
     from schemas import behavior, calibration, triangulation
     from schemas.ingest import ingest
@@ -201,14 +191,11 @@ def test_triangulated_pair_scores_social_behaviour(clean, tmp_path):
     cameras = synthetic_rig(n_cameras=4, distance_mm=900.0, seed=5)
     views = observe(truth3d, cameras, noise_px=0.5, missing=0.02, seed=5)
     tracks = dict(zip(sim.pose.individuals, ["mA", "mB"]))
-    recordings = []
-    for cam, view in zip(cameras, views):
-        pose = PoseData(view, np.where(np.isnan(view[..., 0]), np.nan, 0.95), individuals=sim.pose.individuals,
-                        keypoints=sim.pose.keypoints, fps=sim.fps, source_software="synthetic")
-        path = tmp_path / f"pair_{cam.name}.analysis.h5"
-        save_poses.to_sleap_analysis_file(to_movement_dataset(pose), path)
-        recordings.append({"camera": cam.name, "fps": sim.fps,
-                           "pose": [{"source": "synthetic", "file": str(path), "skeleton": "mouse6", "tracks": tracks}]})
+    files = write_camera_views(views, cameras, tmp_path, individuals=sim.pose.individuals,
+                               keypoints=sim.pose.keypoints, fps=sim.fps, stem="pair_")
+    recordings = [{"camera": cam, "fps": sim.fps,
+                   "pose": [{"source": "synthetic", "file": str(path), "skeleton": "mouse6", "tracks": tracks}]}
+                  for cam, path in files.items()]
     ingest(write_manifest(tmp_path, {
         "subjects": [{"subject": "mA", "sex": "M", "age_group": "adult"},
                      {"subject": "mB", "sex": "M", "age_group": "adult"}],
