@@ -79,7 +79,8 @@ def main(argv=None):
     print(f"identity check (detect)     : {t_detect:6.2f} s  ({(swaps.kind == 'exchange').sum()} exchanges "
           f"flagged, {n_events} injected)")
     print(f"identity correction         : {t_correct:6.2f} s  ({report['exchanges']} exchanges undone)")
-    print(f"identity check + correction : {t_detect + t_correct:6.2f} s")
+    print(f"identity check + correction : {t_detect + t_correct:6.2f} s  (motion gate included: "
+          f"{sum(report['gate']['rejected'].values())} detections blanked)")
     print(f"identity accuracy vs clean  : {identity_accuracy(pose, session.pose):.4f} -> "
           f"{identity_accuracy(fixed, session.pose):.4f}")
     ok = t_chain < 5 and t_kalman < 30

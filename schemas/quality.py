@@ -128,6 +128,8 @@ class IdentityDecision(dj.Manual):
     ---
     apply_correction : bool
     max_individuals = null : int32    # identities to keep (default: from the data)
+    max_jump = 1.0 : float64          # motion gate: allowed jump in body sizes (0 = keep every detection)
+    max_speed = 8.0 : float64         # motion gate: body sizes per second
     decided_by = '' : varchar(64)
     decided_at = CURRENT_TIMESTAMP : datetime
     """
@@ -152,10 +154,11 @@ class IdentityCorrection(dj.Computed):
         return IdentityDecision & {"apply_correction": True}
 
     def make(self, key):
-        n = (IdentityDecision & key).fetch1("max_individuals")
+        decision = (IdentityDecision & key).fetch1()
+        params = {k: decision[k] for k in ("max_individuals", "max_jump", "max_speed")}
         row, data = _pose_data(key)
-        corrected, report = correct_identities(data, max_individuals=n)
+        corrected, report = correct_identities(data, max_individuals=params["max_individuals"],
+                                               max_jump=params["max_jump"] or None, max_speed=params["max_speed"])
         self.insert1(dict(key, **_arrays(corrected), individuals=list(corrected.individuals),
                           report=provenance.jsonable(report),
-                          provenance=provenance.record(inputs=pose.input_checksums(row),
-                                                       params={"max_individuals": n})))
+                          provenance=provenance.record(inputs=pose.input_checksums(row), params=params)))

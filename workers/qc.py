@@ -113,6 +113,13 @@ def run_qc(session: str, out) -> int:
         print(table.groupby("keypoint")[["missing_fraction", "median_confidence"]].mean().round(3).to_string())
         counts = events["kind"].value_counts().to_dict() if len(events) else {}
         print(f"identity events: {counts or 'none'}")
+        if fixed:
+            rep = fixed[0]["report"]
+            gate = rep.get("gate") or {}
+            print(f"identity correction: {rep['n_input_tracks']} tracks -> {rep['n_identities']} identities, "
+                  f"{rep['exchanges']} exchanges undone; motion gate "
+                  + (", ".join(f"{name} {n} detections blanked ({gate['kept_fraction'][name]:.1%} kept)"
+                               for name, n in gate["rejected"].items()) if gate else "off"))
         for fr in filtered_rows:
             for s in fr["step_stats"]:
                 print(f"filter {s['step']}: " + ", ".join(f"{k} {v}" for k, v in s.items() if k != "step"))

@@ -51,6 +51,15 @@ def test_identity_check_and_approved_correction(flies):
     quality.IdentityCorrection.populate()
     row = (quality.IdentityCorrection & flies).fetch1()
     assert len(row["individuals"]) == 2 and np.asarray(row["positions"]).shape[1] == 2
+    gate = row["report"]["gate"]                         # the motion gate ran with the decision's defaults
+    assert gate["body_size"] > 0 and set(gate["rejected"]) == set(row["individuals"])
+    assert row["provenance"]["params"]["max_jump"] == 1.0
+    # a new decision (max_jump 0: keep every detection) replaces the old one and its correction
+    (quality.IdentityDecision & flies).delete(prompt=False)
+    assert len(quality.IdentityCorrection & flies) == 0
+    quality.IdentityDecision.insert1(dict(flies, apply_correction=True, max_jump=0, decided_by="tester"))
+    quality.IdentityCorrection.populate()
+    assert (quality.IdentityCorrection & flies).fetch1("report")["gate"] is None
 
 
 def test_qc_cli_writes_report(flies, tmp_path, capsys):
@@ -110,3 +119,36 @@ def test_rule_set_can_score_identity_corrected_pose(clean, tmp_path):
 
     assert main(["qc", "swapped", "--out", str(tmp_path / "qc")]) == 0
     assert (tmp_path / "qc" / "qc_swapped_top_synthetic_trajectories.png").stat().st_size > 10_000
+
+
+def test_clip_correction_through_the_database(clean, shared_data, tmp_path):
+    """The real clip figures, end to end: predictions and the proofread file ingested side by side."""
+    from pipeline.pose import PoseData
+    from pipeline.quality import identity_accuracy
+    from schemas import quality
+    from schemas.ingest import ingest
+    from tests.integration.test_ingest import write_manifest
+
+    folder = shared_data / "sleap_flies"
+    tracks = {"female": "f1", "male": "m1"}
+    ingest(write_manifest(tmp_path, {
+        "subjects": [{"subject": "f1", "sex": "F", "age_group": "adult"},
+                     {"subject": "m1", "sex": "M", "age_group": "adult"}],
+        "sessions": [{"session": "clip", "datetime": "2026-04-02 10:00:00",
+                      "animals": [{"subject": "f1"}, {"subject": "m1"}],
+                      "recordings": [{"camera": "top", "fps": 30, "pose": [
+                          {"source": "sleap", "file": str(folder / "clip.predictions.slp"), "tracks": tracks},
+                          {"source": "proofread", "file": str(folder / "clip.slp"), "tracks": tracks}]}]}]}))
+    key = {"session": "clip", "camera": "top", "pose_source": "sleap"}
+    quality.IdentityCheck.populate(key)
+    quality.IdentityDecision.insert1(dict(key, apply_correction=True, decided_by="tester"))
+    quality.IdentityCorrection.populate()
+    pred_row, pred = quality._pose_data(key)
+    _, truth = quality._pose_data(dict(key, pose_source="proofread"))
+    row = (quality.IdentityCorrection & key).fetch1()
+    fixed = PoseData(np.asarray(row["positions"], float), np.asarray(row["confidence"], float),
+                     individuals=tuple(row["individuals"]), keypoints=pred_row["keypoints"], fps=pred_row["fps"])
+    before, after = identity_accuracy(pred, truth), identity_accuracy(fixed, truth)
+    kept = row["report"]["gate"]["kept_fraction"]
+    print(f"\nclip through the database: identity accuracy {before:.4f} -> {after:.4f}, kept {kept}")
+    assert before < 0.97 and after >= 0.99 and min(kept.values()) >= 0.95
