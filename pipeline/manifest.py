@@ -1,6 +1,6 @@
 """Ingestion manifests: read, validate everything, then plan the rows.
 
-A manifest (YAML, or a flat CSV with one row per pose-file track) lists
+A manifest (YAML, or a flat CSV with one row per pose-file or model-run track) lists
 subjects, sessions with their animals, recordings and pose files. File
 paths are relative to the manifest's folder (or absolute) and must lie
 under a data root; they are planned relative to that root.
@@ -79,18 +79,36 @@ def _from_csv(path: Path) -> dict:
             rec = sess["recordings"].setdefault(row["camera"], {
                 "camera": row["camera"], "video": row.get("video", ""), "fps": row.get("fps") or None,
                 "mm_per_px": row.get("mm_per_px") or None, "pose": {}})
+            if row.get("pose_file") and row.get("pose_model"):
+                raise InputError(where, "give pose_file (load a file) or pose_model (run a model), not both")
+            pose = None
             if row.get("pose_file"):
                 src = row.get("pose_source") or "pose"
                 pose = rec["pose"].setdefault(src, {"source": src, "file": row["pose_file"],
                                                     "format": row.get("pose_format", ""),
                                                     "skeleton": row.get("skeleton", ""), "tracks": {}})
-                if row.get("track"):
-                    pose["tracks"][row["track"]] = row["subject"]
+            elif row.get("pose_model"):
+                src = row.get("pose_source") or row["pose_model"]
+                start, stop, tracks = (_csv_int(row, k, where) for k in ("frame_start", "frame_stop", "max_tracks"))
+                pose = rec["pose"].setdefault(src, {"source": src, "model": row["pose_model"],
+                                                    "frames": [start or 0, stop], "max_tracks": tracks,
+                                                    "tracks": {}})
+            if pose is not None and row.get("track"):
+                pose["tracks"][row["track"]] = row["subject"]
     return {
         "subjects": [s for s, _ in subjects.values()],
         "sessions": [dict(s, recordings=[dict(r, pose=list(r["pose"].values())) for r in s["recordings"].values()])
                      for s in sessions.values()],
     }
+
+
+def _csv_int(row: dict, column: str, where: str) -> int | None:
+    if not row.get(column):
+        return None
+    try:
+        return int(row[column])
+    except ValueError as err:
+        raise InputError(where, f"{column} {row[column]!r} is not a whole number") from err
 
 
 def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "manifest",

@@ -223,11 +223,18 @@ class EvaluationTask(dj.Manual):
 
 @schema
 class ModelEvaluation(dj.Computed):
-    """One row: the accuracy of one model on held-out labelled frames (px error, PCK, OKS mAP, per body part)."""
+    """One row: the accuracy of one model on labelled frames (px error, PCK, OKS mAP, per body part).
+
+    When the model was trained on this labelled set, only the frames its
+    training held out are scored (``split = 'held-out'``; the train split's
+    figures are in ``metrics["train"]``); otherwise every labelled frame
+    (``split = 'all'``).
+    """
 
     definition = """
     -> EvaluationTask
     ---
+    split : varchar(16)                 # frames scored: held-out | all
     n_frames : int32
     mean_px = null : float64
     median_px = null : float64
@@ -243,17 +250,21 @@ class ModelEvaluation(dj.Computed):
         # explicit keys: PoseModel's nullable ModelTraining reference also has a labeled_set column
         labels = (LabeledFrameSet & {"labeled_set": key["labeled_set"]}).fetch1()
         model = (PoseModel & {"pose_model": key["pose_model"]}).fetch1()
-        return labels["labels_path"], labels["labels_sha256"], model["weights_sha256"]
+        own = model["labeled_set"] == key["labeled_set"]     # trained on these labels: score its held-out frames
+        return labels["labels_path"], labels["labels_sha256"], model["weights_sha256"], own
 
-    def make_compute(self, key, labels_path, labels_sha, weights_sha):
+    def make_compute(self, key, labels_path, labels_sha, weights_sha, own):
         engine, paths, shuffle = model_location({"pose_model": key["pose_model"]})
         dev = device()
-        metrics = engines.evaluate(engine, paths, resolve(labels_path, data_roots()), shuffle=shuffle, device=dev)
-        prov = provenance.record(inputs={labels_path: labels_sha}, params={"weights_sha256": weights_sha})
+        metrics = engines.evaluate(engine, paths, resolve(labels_path, data_roots()), shuffle=shuffle, device=dev,
+                                   held_out=own)
+        prov = provenance.record(inputs={labels_path: labels_sha},
+                                 params={"weights_sha256": weights_sha, "held_out": own})
         return provenance.jsonable(metrics), dev, prov
 
     def make_insert(self, key, metrics, device, prov):
-        self.insert1(dict(key, n_frames=int(metrics.get("n_frames") or 0), mean_px=metrics.get("mean_px"),
+        self.insert1(dict(key, split=metrics["split"], n_frames=int(metrics.get("n_frames") or 0),
+                          mean_px=metrics.get("mean_px"),
                           median_px=metrics.get("median_px"), pck=metrics.get("pck") or {},
                           oks_map=metrics.get("oks_map"), per_keypoint=metrics.get("per_keypoint") or {},
                           metrics=metrics, device=device, provenance=prov))

@@ -20,8 +20,8 @@ from pipeline.inference.sleap import (
     model_info,
     predict_sleap,
 )
-from pipeline.inference.sleap_train import TrainingResult, train_sleap
+from pipeline.inference.sleap_train import TrainingResult, train_sleap, training_split
 
 __all__ = ["Prediction", "TrainingResult", "evaluate_sleap", "keypoint_metrics", "load_training_config",
            "model_checksum", "model_info", "predict_sleap", "resolve_frames", "select_frames_kmeans",
-           "train_sleap", "write_sleap_package"]
+           "train_sleap", "training_split", "write_sleap_package"]

@@ -113,22 +113,46 @@ def predict(engine: str, model: list, video_path, *, shuffle: int = 1, frames=No
     return predict_dlc(model[0], video_path, shuffle=shuffle, frames=frames, device=device, batch_size=batch_size)
 
 
-def evaluate(engine: str, model: list, labels_path, *, shuffle: int = 1, device: str = "cpu") -> dict:
+def evaluate(engine: str, model: list, labels_path, *, shuffle: int = 1, device: str = "cpu",
+             held_out: bool = False) -> dict:
     """Pixel error, PCK, OKS mAP (overall and per body part) of a model on labelled frames.
 
-    For DeepLabCut the project's own held-out (test) split is reported, with
-    the train split under ``"train"``.
+    The result's ``"split"`` says which frames were scored: ``"held-out"``
+    (the test split of the model's own training, with the train split's
+    metrics under ``"train"``) or ``"all"`` (every labelled frame).
+
+    For DeepLabCut the project's own held-out (test) split is always
+    reported.  For SLEAP, ``held_out=True`` (the labels are the ones the
+    model was trained on) scores only the frames sleap-nn kept for
+    validation (:func:`~pipeline.inference.sleap_train.training_split`); when
+    training had no separate validation frames (a single labelled frame),
+    all frames are scored and ``"split_note"`` says why.
     """
     _check_engine(engine)
     if engine == "sleap":
         from pipeline.inference.sleap import evaluate_sleap
+        from pipeline.inference.sleap_train import training_split
 
-        return evaluate_sleap([str(m) for m in model], labels_path, device=device)
+        dirs = [str(m) for m in model]
+        split = next((s for s in (training_split(d) for d in reversed(dirs)) if s), None) if held_out else None
+        val = sorted(set(split["val"]) - set(split["train"])) if split else []
+        if not val:
+            result = evaluate_sleap(dirs, labels_path, device=device)
+            result["split"] = "all"
+            if held_out:
+                result["split_note"] = ("the model folder records no training split" if split is None else
+                                        "training validated on its training frames: no held-out frame")
+            return result
+        result = evaluate_sleap(dirs, labels_path, device=device, frames=val)
+        result["train"] = evaluate_sleap(dirs, labels_path, device=device, frames=split["train"])
+        result["split"] = "held-out"
+        return result
     from pipeline.inference.dlc import evaluate_dlc
 
     result = evaluate_dlc(model[0], shuffle=shuffle, device=device)
     test = dict(result.get("test") or result)
     test["train"] = result.get("train")
+    test["split"] = "held-out" if result.get("test") else "all"
     return test
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from pipeline.errors import InputError
 from pipeline.inference.sleap import _load_labels, load_training_config
 
-__all__ = ["TrainingResult", "train_sleap"]
+__all__ = ["TrainingResult", "train_sleap", "training_split"]
 
 
 @dataclass
@@ -118,3 +118,30 @@ def _recording_trainer():
             return loggers, list(callbacks) + [self.recorder]
 
     return Trainer
+
+
+def training_split(model_dir) -> dict | None:
+    """The labelled frames sleap-nn trained and validated on, from the split files it saves.
+
+    sleap-nn writes ``labels_gt.train.0.slp`` and ``labels_gt.val.0.slp`` in
+    the model folder; their user-labelled frame indices (of the first video)
+    are returned as ``{"train": [...], "val": [...]}``, or None when the
+    folder has no such files (e.g. a model trained elsewhere and shipped
+    without them).
+
+    Raises
+    ------
+    InputError
+        A split file exists but cannot be read.
+    """
+    model_dir = Path(model_dir)
+    out = {}
+    for part in ("train", "val"):
+        path = model_dir / f"labels_gt.{part}.0.slp"
+        if not path.is_file():
+            return None
+        labels = _load_labels(path)
+        first = labels.videos[0] if labels.videos else None
+        out[part] = sorted(int(lf.frame_idx) for lf in labels.labeled_frames
+                           if lf.user_instances and lf.video is first)
+    return out

@@ -79,6 +79,9 @@ def test_train_evaluate_and_run_a_sleap_model(flies_video):
     models.ModelEvaluation.populate(suppress_errors=False)
     ev = (models.ModelEvaluation & model).fetch1()
     assert ev["n_frames"] >= 1 and set(ev["pck"]) == {"2.0", "5.0", "10.0"} and set(ev["per_keypoint"]) == {"A", "B"}
+    # trained on these labels, but one labelled frame leaves nothing held out: all frames, and a note why
+    assert ev["split"] == "all" and "no held-out frame" in ev["metrics"]["split_note"]
+    assert ev["provenance"]["params"]["held_out"] is True
     print(f"\n2-epoch bottom-up model on its labels: median {ev['median_px']} px, PCK {ev['pck']}, "
           f"OKS mAP {ev['oks_map']}")
 
@@ -101,6 +104,7 @@ def test_shipped_models_evaluate_on_their_labels(flies_video):
     models.ModelEvaluation.populate(suppress_errors=False)
     ev = (models.ModelEvaluation & model).fetch1()
     assert ev["median_px"] < 3.0 and ev["pck"]["5.0"] == pytest.approx(1.0) and ev["oks_map"] > 0.5
+    assert ev["split"] == "all" and ev["provenance"]["params"]["held_out"] is False   # imported: not its own labels
 
 
 def test_bad_labels_and_models_are_refused(flies_video, tmp_path):
@@ -148,6 +152,7 @@ def test_deeplabcut_train_evaluate_and_run(clean, shared_data, tmp_path):
     ev = (models.ModelEvaluation & model).fetch1()
     assert np.isfinite(ev["mean_px"]) and ev["mean_px"] > 0 and 0.0 <= ev["pck"]["10.0"] <= 1.0
     assert ev["metrics"]["train"]["n_frames"] > ev["n_frames"] > 0  # held-out split reported, train split kept
+    assert ev["split"] == "held-out"
     print(f"\nDLC 1 epoch, random init: held-out mean error {ev['mean_px']:.1f} px over {ev['n_frames']} frames")
 
     key = models.add_inference({"session": "openfield"}, "top", "openfield-r18", frame_stop=20)
@@ -229,3 +234,16 @@ def test_manifest_can_ask_for_a_model_run(clean, shared_data, tmp_path):
     row = (pose.PoseEstimation & key).fetch1()
     assert row["n_frames"] == 4 and row["keypoints"] == ["A", "B"]
     assert [r["subject"] for r in (pose.PoseEstimation.Individual & key).to_dicts()] == ["robot1"]
+    # the same request from a CSV manifest (one row per track)
+    head = "session,session_datetime,subject,sex,age_group,camera,video,pose_model,frame_start,frame_stop,track\n"
+    video = data / "datasets/small_robot.mp4"
+    (tmp_path / "bad.csv").write_text(head + f"robot2,2026-04-05 10:00:00,robot1,U,adult,front,{video},"
+                                             "robot_single,0,four,\n")
+    with pytest.raises(InputError, match="bad.csv: line 2.*frame_stop 'four'"):
+        ingest(tmp_path / "bad.csv")
+    (tmp_path / "m.csv").write_text(head + f"robot2,2026-04-05 10:00:00,robot1,U,adult,front,{video},"
+                                           "robot_single,1,3,track_0\n")
+    assert ingest(tmp_path / "m.csv")["PoseInference"] == 1
+    csv_key = dict(key, session="robot2")
+    assert (models.PoseInference & csv_key).fetch1("frame_start", "frame_stop") == (1, 3)
+    assert (pose.PoseEstimationTask.Track & csv_key).fetch1("subject") == "robot1"

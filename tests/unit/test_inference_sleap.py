@@ -127,3 +127,29 @@ def test_bad_input_names_the_file(models, topdown, tmp_path):
         select_frames_kmeans(fake, n_frames=2)
     with pytest.raises(InputError, match="centered_pair_small"):
         predict_sleap(topdown, models["data"] / "centered_pair_small.mp4", frames=[5000])
+
+
+def test_held_out_evaluation_uses_the_training_split(models, tmp_path):
+    """A model trained here is scored on the frames its training held out; the train frames are reported apart."""
+    from pipeline.inference.engines import evaluate
+    from pipeline.inference.sleap_train import training_split
+
+    labels = models["data"] / "small_robot_minimal.slp"            # 2 labelled frames: 0 and 79
+    config = load_training_config(models["single_instance"])
+    config["trainer_config"].update(train_steps_per_epoch=2, min_train_steps_per_epoch=2)
+    out = tmp_path / "robot"
+    train_sleap(labels, config, out, epochs=1, val_fraction=0.5)
+    split = training_split(out)
+    assert sorted(split["train"] + split["val"]) == [0, 79] and len(split["val"]) == 1
+    held = evaluate("sleap", [out], labels, held_out=True)
+    assert held["split"] == "held-out" and held["frame_indices"] == split["val"]
+    assert held["train"]["frame_indices"] == split["train"]
+    every = evaluate("sleap", [out], labels)
+    assert every["split"] == "all" and every["frame_indices"] == [0, 79]
+    print(f"\nheld-out frame {split['val']}: {held['mean_px']:.1f} px; train frame {split['train']}: "
+          f"{held['train']['mean_px']:.1f} px")
+    # a shipped model folder records no split: all frames are scored, and the result says why
+    shipped = evaluate("sleap", [models["single_instance"]], models["data"] / "minimal_instance.pkg.slp",
+                       held_out=True)
+    assert training_split(models["single_instance"]) is None
+    assert shipped["split"] == "all" and "no training split" in shipped["split_note"]
