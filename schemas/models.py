@@ -7,6 +7,7 @@ folders live in the store (``<object@ethojoint>``).
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -208,7 +209,35 @@ def model_location(key) -> tuple[str, list[Path], int]:
         local = next(p for p in tmp.iterdir() if p.is_dir())
         shutil.move(str(local), str(cache))  # atomic on one file system: a concurrent worker sees all or nothing
         shutil.rmtree(tmp, ignore_errors=True)
+    os.utime(cache)  # marks the folder as used (prune_model_cache keeps recently used folders)
     return row["engine"], [cache / s for s in trained["model_subpaths"]], row["shuffle"]
+
+
+def prune_model_cache(*, min_age_hours: float = 24.0, dry_run: bool = False) -> list[Path]:
+    """Delete this machine's cached model folders that no ModelTraining row uses any more.
+
+    Trained models are downloaded once per machine into
+    ``$ETHOJOINT_HOME/models/<sha256 prefix>`` (:func:`model_location`,
+    which also marks a folder as used each time).  This removes the folders
+    that no ModelTraining row of the configured database names and that
+    were not used for ``min_age_hours`` (another database on the same
+    machine may still use them: they are only a cache and would be fetched
+    again), and the leftovers of interrupted downloads (``tmp*``) as old.
+    Returns the folders removed (or, with ``dry_run``, that would be).
+    """
+    import time
+
+    root = current().home / "models"
+    if not root.is_dir():
+        return []
+    used = {sha[:16] for sha in ModelTraining().to_arrays("weights_sha256")}
+    cutoff = time.time() - 3600.0 * min_age_hours
+    stale = [folder for folder in sorted(p for p in root.iterdir() if p.is_dir())
+             if folder.name not in used and folder.stat().st_mtime <= cutoff]
+    if not dry_run:
+        for folder in stale:
+            shutil.rmtree(folder, ignore_errors=True)
+    return stale
 
 
 @schema

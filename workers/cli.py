@@ -163,6 +163,18 @@ def cmd_jobs(args) -> int:
     return 0
 
 
+def cmd_cache(args) -> int:
+    from schemas.models import prune_model_cache
+
+    _activate(args)
+    removed = prune_model_cache(min_age_hours=args.min_age_hours, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    for folder in removed:
+        print(f"{verb} {folder}")
+    print(f"{verb} {len(removed)} cached model folder(s)")
+    return 0
+
+
 def cmd_report3d(args) -> int:
     from workers.report3d import run_report3d
 
@@ -229,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     jbs.add_argument("--table", default=None, help="e.g. quality.FilteredPose (default: all computed tables)")
     jbs.add_argument("--retry-errors", action="store_true", help="put error jobs back to pending")
     jbs.set_defaults(func=cmd_jobs)
+
+    cch = sub.add_parser("cache", help="delete this machine's cached copies of models no training row uses")
+    cch.add_argument("action", choices=["prune"])
+    cch.add_argument("--min-age-hours", type=float, default=24.0, help="keep folders used more recently (24)")
+    cch.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    cch.set_defaults(func=cmd_cache)
 
     r3d = sub.add_parser("report3d", help="calibration report, 3D trajectories and residuals of a session")
     r3d.add_argument("session")

@@ -91,6 +91,20 @@ def test_train_evaluate_and_run_a_sleap_model(flies_video):
     assert row["n_frames"] == 5 and row["keypoints"] == ["A", "B"]
     assert (models.PoseModel & model).fetch1("weights_sha256") == trained["weights_sha256"]
 
+    # the machine's model cache: the folder in use stays, one no training row uses goes
+    from schemas.config import current
+    from workers.cli import main
+    cache = current().home / "models"
+    in_use = cache / trained["weights_sha256"][:16]
+    orphan = cache / "0123456789abcdef"
+    orphan.mkdir(parents=True, exist_ok=True)
+    (orphan / "best.ckpt").write_bytes(b"old weights")
+    assert orphan not in models.prune_model_cache(dry_run=True)                  # used less than 24 h ago
+    listed = models.prune_model_cache(min_age_hours=0, dry_run=True)
+    assert orphan in listed and in_use not in listed and orphan.exists()
+    assert main(["cache", "prune", "--min-age-hours", "0"]) == 0
+    assert in_use.is_dir() and not orphan.exists()
+
 
 def test_shipped_models_evaluate_on_their_labels(flies_video):
     from schemas import models
