@@ -39,6 +39,8 @@ class Plan:
     tasks: list[dict] = field(default_factory=list)
     tracks: list[dict] = field(default_factory=list)
     inferences: list[dict] = field(default_factory=list)  # model runs (tasks in mode 'trigger')
+    rigs: list[dict] = field(default_factory=list)         # camera rigs named by sessions
+    session_rigs: list[dict] = field(default_factory=list)
 
 
 def read_manifest(path: str | Path) -> dict:
@@ -72,7 +74,7 @@ def _from_csv(path: Path) -> dict:
         sess = sessions.setdefault(row["session"], {
             "session": row["session"], "datetime": row.get("session_datetime", ""),
             "experimenter": row.get("experimenter", ""), "arena": row.get("arena", ""),
-            "animals": [], "recordings": {}})
+            "rig": row.get("rig", ""), "animals": [], "recordings": {}})
         if row["subject"] not in [a["subject"] for a in sess["animals"]]:
             sess["animals"].append({"subject": row["subject"], "role": row.get("role", "")})
         if row.get("camera"):
@@ -171,6 +173,13 @@ def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "m
             "session": sid, "session_datetime": _datetime(s.get("datetime"), f"{where}.datetime"),
             "experimenter": str(s.get("experimenter") or ""), "arena": str(s.get("arena") or ""),
             "session_notes": str(s.get("notes") or "")})
+        if s.get("rig"):
+            rig = str(s["rig"])
+            if len(rig) > 32:
+                raise InputError(f"{where}.rig", f"rig name {rig!r} is longer than 32 characters")
+            if {"rig": rig} not in plan.rigs:
+                plan.rigs.append({"rig": rig})
+            plan.session_rigs.append({"session": sid, "rig": rig})
         animals = s.get("animals") or []
         if not animals:
             raise InputError(where, "a session needs at least one animal")

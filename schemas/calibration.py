@@ -73,6 +73,17 @@ class CameraRig(dj.Manual):
 
 
 @schema
+class SessionRig(dj.Manual):
+    """One row: the camera rig one session was recorded with (from the manifest's ``rig``)."""
+
+    definition = """
+    -> session.Session
+    ---
+    -> CameraRig
+    """
+
+
+@schema
 class CalibrationSource(dj.Manual):
     """One row: the files one calibration of a rig is made or imported from.
 
@@ -244,8 +255,17 @@ def _is_abs(path) -> bool:
     return Path(path).is_absolute()
 
 
-def calibration_for(session_key: dict, rig: str) -> dict:
-    """The calibration of ``rig`` that applies to a session: its own, else the one whose dates cover it."""
+def calibration_for(session_key: dict, rig: str | None = None) -> dict:
+    """The calibration of ``rig`` that applies to a session: its own, else the one whose dates cover it.
+
+    ``rig`` defaults to the session's :class:`SessionRig`.
+    """
+    if rig is None:
+        rows = (SessionRig & {"session": session_key["session"]}).to_dicts()
+        if not rows:
+            raise InputError(f"session {session_key['session']}",
+                             "no camera rig recorded: give rig=, or `rig:` in the session's manifest entry")
+        rig = rows[0]["rig"]
     own = CalibrationSource & {"session": session_key["session"], "rig": rig}
     keys = (CameraCalibration & own.proj()).to_dicts()
     if keys:

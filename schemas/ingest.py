@@ -9,7 +9,7 @@ import datajoint as dj
 from pipeline.errors import InputError
 from pipeline.manifest import plan_manifest, read_manifest
 
-from . import models, pose, recording, session, subject
+from . import calibration, models, pose, recording, session, subject
 from .config import data_roots
 
 # (plan attribute, table, its label, attributes that must agree with an existing row)
@@ -17,6 +17,8 @@ _TARGETS = (
     ("subjects", subject.Subject, "Subject", ("sex", "age_group", "strain", "genotype")),
     ("skeletons", pose.Skeleton, "Skeleton", ("keypoints", "edges")),
     ("sessions", session.Session, "Session", ("session_datetime",)),
+    ("rigs", calibration.CameraRig, "CameraRig", ()),
+    ("session_rigs", calibration.SessionRig, "SessionRig", ("rig",)),
     ("animals", session.Session.Animal, "Session.Animal", ("role",)),
     ("recordings", recording.VideoRecording, "VideoRecording", ("video_path", "mm_per_px")),
     ("tasks", pose.PoseEstimationTask, "PoseEstimationTask", ("pose_path", "skeleton")),

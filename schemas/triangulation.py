@@ -78,6 +78,22 @@ class TriangulationTask(dj.Manual):
     """
 
 
+def add_task(session_key: dict, pose_source: str, tri_params: dict, *, rig: str | None = None,
+             cameras: list | None = None) -> dict:
+    """Register a TriangulationTask with the calibration that applies to the session.
+
+    The calibration is :func:`~schemas.calibration.calibration_for` the
+    session's rig (or ``rig``); it must be computed already.  ``tri_params``
+    is a :meth:`TriangulationParamSet.add` key.  Returns the task's key.
+    """
+    cal = calibration.calibration_for(session_key, rig)
+    if not (pose.PoseEstimationTask & {"session": session_key["session"], "pose_source": pose_source}):
+        raise InputError(f"session {session_key['session']}", f"no pose estimation from source {pose_source!r}")
+    key = dict(cal, **tri_params, session=session_key["session"], pose_source=pose_source)
+    TriangulationTask.insert1(dict(key, cameras=cameras), skip_duplicates=True)
+    return key
+
+
 @schema
 class Triangulation(dj.Computed):
     """One row: the 3D poses of one session from one triangulation task.

@@ -209,11 +209,12 @@ def test_csv_manifest_and_age_group_override(clean, shared_data, tmp_path):
 
     h5 = shared_data / "deepof_two_mice/testDLC_h5_table_madlc.h5"
     (tmp_path / "m.csv").write_text(
-        "session,session_datetime,subject,sex,age_group,role,camera,fps,mm_per_px,pose_file,pose_source,track\n"
-        f"s1,2026-03-01 10:00:00,m1,F,young,resident,top,30,0.4,{h5},dlc,mouse_black_tail\n"
-        f"s1,2026-03-01 10:00:00,m2,M,old,intruder,top,30,0.4,{h5},dlc,mouse_white_tail\n")
+        "session,session_datetime,rig,subject,sex,age_group,role,camera,fps,mm_per_px,pose_file,pose_source,track\n"
+        f"s1,2026-03-01 10:00:00,box2,m1,F,young,resident,top,30,0.4,{h5},dlc,mouse_black_tail\n"
+        f"s1,2026-03-01 10:00:00,box2,m2,M,old,intruder,top,30,0.4,{h5},dlc,mouse_white_tail\n")
     counts = ingest(tmp_path / "m.csv")
     assert counts["Subject"] == 2 and counts["PoseEstimationTask"] == 1
+    assert counts["CameraRig"] == counts["SessionRig"] == 1
     session.Session.Animal.update1({"session": "s1", "subject": "m2", "session_age_group": "adult"})
     groups = {r["subject"]: r["age_group"] for r in session.animals().to_dicts()}
     assert groups == {"m1": "young", "m2": "adult"}

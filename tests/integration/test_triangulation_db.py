@@ -1,8 +1,12 @@
 """Calibration and 3D triangulation through the database, on real and synthetic data."""
 
+import datetime
+
 import h5py
 import numpy as np
 import pytest
+
+from pipeline.errors import InputError
 
 from tests.integration.test_ingest import write_manifest
 
@@ -159,9 +163,12 @@ def rms(a, b) -> float:
 
 
 def test_synthetic_round_trip_dlt_and_optim(synthetic_rig_session):
-    from schemas import triangulation
+    from schemas import calibration, triangulation
 
     key, truth = synthetic_rig_session
+    with pytest.raises(InputError, match="no camera rig recorded"):        # its manifest names no rig
+        calibration.calibration_for({"session": "rig3d"})
+    assert calibration.calibration_for({"session": "rig3d"}, rig="synthetic_rig") == key
     errors = {}
     for method, extra in (("dlt", {}), ("optim", {"constraints": "skeleton"})):
         params = triangulation.TriangulationParamSet.add(method, method=method, **extra)
@@ -201,13 +208,23 @@ def test_triangulated_pair_scores_social_behaviour(clean, tmp_path):
                      {"subject": "mB", "sex": "M", "age_group": "adult"}],
         "skeletons": [{"skeleton": "mouse6", "keypoints": list(sim.pose.keypoints),
                        "edges": [list(e) for e in sim.pose.edges]}],
-        "sessions": [{"session": "pair3d", "datetime": "2026-05-02 10:00:00",
+        "sessions": [{"session": "pair3d", "datetime": "2026-05-02 10:00:00", "rig": "rig4",
                       "animals": [{"subject": "mA"}, {"subject": "mB"}], "recordings": recordings}]}))
-    write_calibration_toml(tmp_path / "rig.toml", cameras)
-    key = calibration.add_calibration("pair_rig", rig="rig4", kind="toml", toml_path=tmp_path / "rig.toml")
-    calibration.CameraCalibration.populate(suppress_errors=False)
+    assert (calibration.SessionRig & {"session": "pair3d"}).fetch1("rig") == "rig4"
     params = triangulation.TriangulationParamSet.add("dlt")
-    triangulation.TriangulationTask.insert1(dict(key, **params, session="pair3d", pose_source="synthetic"))
+    with pytest.raises(InputError, match="no calibration of rig 'rig4' covers 2026-05-02"):
+        triangulation.add_task({"session": "pair3d"}, "synthetic", params)
+    write_calibration_toml(tmp_path / "rig.toml", cameras)
+    # an older calibration of the same rig, and the one valid from the session's month: the latest covering wins
+    calibration.add_calibration("old_rig", rig="rig4", kind="toml", toml_path=tmp_path / "rig.toml",
+                                valid_to=datetime.date(2026, 4, 30))
+    key = calibration.add_calibration("pair_rig", rig="rig4", kind="toml", toml_path=tmp_path / "rig.toml",
+                                      valid_from=datetime.date(2026, 5, 1))
+    calibration.CameraCalibration.populate(suppress_errors=False)
+    with pytest.raises(InputError, match="no pose estimation from source 'dlc'"):
+        triangulation.add_task({"session": "pair3d"}, "dlc", params)
+    task = triangulation.add_task({"session": "pair3d"}, "synthetic", params)   # the rig from the manifest
+    assert task["calibration"] == key["calibration"] == "pair_rig"
     triangulation.Triangulation.populate(suppress_errors=False)
     behavior.SocialBouts3D.populate(suppress_errors=False)
     found = (behavior.SocialBouts3D.Bout & {"session": "pair3d"}).to_pandas().reset_index()
