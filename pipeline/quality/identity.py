@@ -47,8 +47,10 @@ def body_size(pose: PoseData) -> float:
     pos = pose.positions
     if pos.shape[2] < 2:
         return float("nan")
-    d = np.linalg.norm(pos[:, :, :, None] - pos[:, :, None], axis=-1)      # (time, individual, k, k)
-    d = np.where(np.isnan(d), -np.inf, d).max(axis=(2, 3))
+    d = np.full(pos.shape[:2], -np.inf)                                   # (time, individual), pair by pair:
+    for a in range(pos.shape[2] - 1):                                      # no (time, individual, k, k) array
+        pair = np.linalg.norm(pos[:, :, a + 1:] - pos[:, :, a:a + 1], axis=-1)
+        d = np.fmax(d, np.where(np.isnan(pair), -np.inf, pair).max(axis=2))
     d = d[np.isfinite(d) & (d > 0)]
     return float(np.median(d)) if d.size else float("nan")
 
