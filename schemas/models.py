@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import datajoint as dj
@@ -225,8 +226,6 @@ def prune_model_cache(*, min_age_hours: float = 24.0, dry_run: bool = False) -> 
     again), and the leftovers of interrupted downloads (``tmp*``) as old.
     Returns the folders removed (or, with ``dry_run``, that would be).
     """
-    import time
-
     root = current().home / "models"
     if not root.is_dir():
         return []

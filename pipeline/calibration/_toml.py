@@ -13,6 +13,16 @@ import numpy as np
 from pipeline.errors import InputError
 
 
+
+def read_toml(path: Path, *, what: str) -> dict:
+    """Parse a TOML file; an unreadable or invalid one raises one InputError naming it."""
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"cannot read {what} ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, f"not a valid TOML file ({exc})") from None
+
 def read_calibration_toml(path: str | Path, *, cameras: Sequence[str] | None = None) -> list:
     """Read the cameras of an Anipose ``calibration.toml``.
 
@@ -37,12 +47,7 @@ def read_calibration_toml(path: str | Path, *, cameras: Sequence[str] | None = N
     from pipeline.calibration.cameras import Camera
 
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot read calibration file ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, f"not a valid TOML file ({exc})") from None
+    data = read_toml(path, what="calibration file")
     keys = [k for k in data if k.startswith("cam_") and k[4:].isdigit()]
     if not keys:
         raise InputError(path, "no [cam_N] tables; not an Anipose calibration file")

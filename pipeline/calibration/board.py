@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from pipeline.calibration._toml import read_toml
 from pipeline.errors import InputError
 
 KINDS = ("charuco", "checkerboard")
@@ -113,12 +113,7 @@ def read_board_toml(path: str | Path) -> Board:
         The file is unreadable, or a key is missing or invalid.
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot read board file ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, f"not a valid TOML file ({exc})") from None
+    data = read_toml(path, what="board file")
     if "board_x" not in data and isinstance(data.get("calibration"), dict):
         data = data["calibration"]  # an Anipose config.toml
     board_type = str(data.get("board_type", "")).lower()

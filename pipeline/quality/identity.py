@@ -111,8 +111,9 @@ def reject_implausible(pose: PoseData, *, max_jump: float = 1.0, max_speed: floa
     if not pose.fps or pose.fps <= 0:
         raise ValueError("the pose has no frame rate; max_speed is per second")
     c = centroids(pose)
-    n_t, m = c.shape[:2]
-    keep = ~np.isnan(c).any(-1)
+    m = c.shape[1]
+    present = ~np.isnan(c).any(-1)
+    keep = present.copy()
     per_frame = size * max_speed / pose.fps
     radius = size * max_jump
     for j in range(m):
@@ -130,7 +131,6 @@ def reject_implausible(pose: PoseData, *, max_jump: float = 1.0, max_speed: floa
                 keep[t, j] = False
             else:
                 last, lt = p, t
-    present = ~np.isnan(c).any(-1)
     rejected = present & ~keep
     positions = np.where(rejected[..., None, None], np.nan, pose.positions)
     confidence = np.where(rejected[..., None], np.nan, pose.confidence)
