@@ -41,7 +41,9 @@ def test_unreachable_listed_backend_fails_not_skips(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJ_", "ETHOJOINT_"))}
     env.update(ETHOJOINT_TEST_BACKENDS="mysql", ETHOJOINT_TEST_MYSQL_HOST="127.0.0.1:9")
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        # its own basetemp: a second pytest session would otherwise make /tmp/pytest-of-<user> private
+        # again (mode 0700) under the running session
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={tmp_path / 'inner'}",
          "tests/integration/test_ingest.py::test_db_status_cli"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
