@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,8 @@ class Plan:
     inferences: list[dict] = field(default_factory=list)  # model runs (tasks in mode 'trigger')
     rigs: list[dict] = field(default_factory=list)         # camera rigs named by sessions
     session_rigs: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)      # printed by ingest; nothing stops
+    readings: list[str] = field(default_factory=list)      # what reading each pose file decided, one line each
 
 
 def read_manifest(path: str | Path) -> dict:
@@ -75,8 +78,7 @@ def _from_csv(path: Path) -> dict:
             "session": row["session"], "datetime": row.get("session_datetime", ""),
             "experimenter": row.get("experimenter", ""), "arena": row.get("arena", ""),
             "rig": row.get("rig", ""), "animals": [], "recordings": {}})
-        if row["subject"] not in [a["subject"] for a in sess["animals"]]:
-            sess["animals"].append({"subject": row["subject"], "role": row.get("role", "")})
+        _csv_animal(sess, row, where)
         if row.get("camera"):
             rec = sess["recordings"].setdefault(row["camera"], {
                 "camera": row["camera"], "video": row.get("video", ""), "fps": row.get("fps") or None,
@@ -88,7 +90,8 @@ def _from_csv(path: Path) -> dict:
                 src = row.get("pose_source") or "pose"
                 pose = rec["pose"].setdefault(src, {"source": src, "file": row["pose_file"],
                                                     "format": row.get("pose_format", ""),
-                                                    "skeleton": row.get("skeleton", ""), "tracks": {}})
+                                                    "skeleton": row.get("skeleton", ""), "tracks": {},
+                                                    **_csv_read_options(row, where)})
             elif row.get("pose_model"):
                 src = row.get("pose_source") or row["pose_model"]
                 start, stop, tracks = (_csv_int(row, k, where) for k in ("frame_start", "frame_stop", "max_tracks"))
@@ -102,6 +105,43 @@ def _from_csv(path: Path) -> dict:
         "sessions": [dict(s, recordings=[dict(r, pose=list(r["pose"].values())) for r in s["recordings"].values()])
                      for s in sessions.values()],
     }
+
+
+def _csv_animal(sess: dict, row: dict, where: str) -> None:
+    """Add the row's subject to its session once; the same subject with another role is an error."""
+    role = row.get("role", "")
+    for animal in sess["animals"]:
+        if animal["subject"] == row["subject"]:
+            if animal["role"] != role:
+                raise InputError(where, f"subject {row['subject']!r} of session {row['session']!r} has role "
+                                        f"{role!r} here but {animal['role']!r} on line {animal['line']}")
+            return
+    sess["animals"].append({"subject": row["subject"], "role": role, "line": where.rsplit(" ", 1)[-1]})
+
+
+def _csv_read_options(row: dict, where: str) -> dict:
+    """``zero_is_valid`` (true/false) and ``individual_prefixes`` (``B_=black;W_=white`` or ``false``)."""
+    out = {}
+    if row.get("zero_is_valid"):
+        out["zero_is_valid"] = _flag(row["zero_is_valid"], f"{where}: zero_is_valid")
+    text = row.get("individual_prefixes", "")
+    if text.lower() == "false":
+        out["individual_prefixes"] = False
+    elif text:
+        pairs = [p.split("=", 1) for p in text.split(";") if p.strip()]
+        if any(len(p) != 2 or not p[0] or not p[1].strip() for p in pairs):
+            raise InputError(where, f"individual_prefixes {text!r}: write PREFIX=NAME;PREFIX=NAME or false")
+        out["individual_prefixes"] = {p: n.strip() for p, n in pairs}
+    return out
+
+
+def _flag(value, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false", "yes", "no", "1", "0"):
+        raise InputError(where, f"{value!r} is not true or false")
+    return text in ("true", "yes", "1")
 
 
 def _csv_int(row: dict, column: str, where: str) -> int | None:
@@ -132,8 +172,18 @@ def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "m
         Registered pose models by name (with their ``skeleton``): a pose
         entry ``{model: name, frames: [start, stop], max_tracks: n}`` runs
         one on the recording's video instead of loading a file.
+
+    Notes
+    -----
+    A pose file entry may say ``zero_is_valid: true`` (points at exactly
+    (0, 0) are real, not missing) and ``individual_prefixes:
+    {B_: black, W_: white}`` or ``false`` (see :func:`pipeline.io.read_pose`).
+    A pose file longer than its video is refused; one whose frame count
+    differs from the video's by more than ``frame_count_tolerance`` frames
+    (top level, default 0) gives a warning in ``Plan.warnings``.
     """
     plan = Plan()
+    tolerance = _tolerance(data.get("frame_count_tolerance"), f"{source}: frame_count_tolerance")
     subjects = {**(known_subjects or {})}
     seen = {}
     for i, s in enumerate(data.get("subjects") or []):
@@ -183,22 +233,25 @@ def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "m
         animals = s.get("animals") or []
         if not animals:
             raise InputError(where, "a session needs at least one animal")
-        in_session = set()
+        in_session = {}
         for j, a in enumerate(animals):
             aw = f"{where}.animals[{j}]"
             subj = str(a.get("subject") or "")
             if subj not in subjects:
                 raise InputError(aw, f"subject {subj!r} is neither in the manifest nor in the database")
-            in_session.add(subj)
+            if subj in in_session:
+                raise InputError(aw, f"subject {subj!r} is listed twice in session {sid!r} (also at "
+                                     f"{in_session[subj]}); an animal takes part once, with one role")
+            in_session[subj] = aw
             plan.animals.append({"session": sid, "subject": subj, "role": str(a.get("role") or ""),
                                  "session_age_group": a.get("age_group")})
         for j, r in enumerate(s.get("recordings") or []):
-            _plan_recording(plan, r, f"{where}.recordings[{j}]", sid, in_session, base, roots, skeletons,
-                            known_models or {})
+            _plan_recording(plan, r, f"{where}.recordings[{j}]", sid, set(in_session), base, roots, skeletons,
+                            known_models or {}, tolerance)
     return plan
 
 
-def _plan_recording(plan, r, where, sid, in_session, base, roots, skeletons, models):
+def _plan_recording(plan, r, where, sid, in_session, base, roots, skeletons, models, tolerance):
     camera = str(r.get("camera") or "")
     if not camera:
         raise InputError(where, "camera name missing")
@@ -215,6 +268,7 @@ def _plan_recording(plan, r, where, sid, in_session, base, roots, skeletons, mod
     elif fps is None:
         raise InputError(where, "fps missing: give the video file or its frame rate (fps > 0)")
     row["declared_fps"] = fps
+    video_frames = info.n_frames if r.get("video") else None
     if r.get("mm_per_px") not in (None, ""):
         row.update(mm_per_px=_positive(r["mm_per_px"], f"{where}.mm_per_px"), scale_source="given")
     elif r.get("arena"):
@@ -227,7 +281,8 @@ def _plan_recording(plan, r, where, sid, in_session, base, roots, skeletons, mod
         if p.get("model"):
             _plan_inference(plan, p, f"{where}.pose[{k}]", row, in_session, models)
         else:
-            _plan_pose(plan, p, f"{where}.pose[{k}]", row, in_session, base, roots, skeletons, fps)
+            pose = _plan_pose(plan, p, f"{where}.pose[{k}]", row, in_session, base, roots, skeletons, fps)
+            _check_frame_count(plan, pose, video_frames, tolerance, f"{where}.pose[{k}]", row["video_path"])
 
 
 def _plan_inference(plan, p, where, rec, in_session, models):
@@ -259,7 +314,9 @@ def _plan_pose(plan, p, where, rec, in_session, base, roots, skeletons, fps):
     if not p.get("file"):
         raise InputError(where, "pose file missing")
     path = _path(p["file"], base)
-    pose = read_pose(path, fmt=p.get("format") or None, fps=fps)
+    options = read_options(p, where)
+    pose = read_pose(path, fmt=p.get("format") or None, fps=fps, **options)
+    plan.readings.append(f"{to_relative(path, roots)}: {describe_reading(pose)}")
     name = str(p.get("skeleton") or "")
     if name in skeletons:
         keypoints = skeletons[name]["keypoints"]
@@ -280,13 +337,74 @@ def _plan_pose(plan, p, where, rec, in_session, base, roots, skeletons, fps):
         if subj not in in_session:
             raise InputError(where, f"track {track!r} is mapped to subject {subj!r}, who is not in session "
                                     f"{rec['session']!r} (animals: {sorted(in_session)})")
-    if len(set(tracks.values())) != len(tracks):
-        raise InputError(where, "two tracks are mapped to the same subject")
+    _check_one_track_per_subject(tracks, where, path)
     source = str(p.get("source") or "pose")
     key = {"session": rec["session"], "camera": rec["camera"], "pose_source": source}
     plan.tasks.append(dict(key, skeleton=name, task_mode="load", pose_path=to_relative(path, roots),
-                           pose_format=str(p.get("format") or "")))
+                           pose_format=str(p.get("format") or ""), read_options=options))
     plan.tracks.extend(dict(key, track=t, subject=s) for t, s in tracks.items())
+    return pose
+
+
+def read_options(p: dict, where: str) -> dict:
+    """The reading choices of a pose entry, as :func:`pipeline.io.read_pose` keywords (stored with the task)."""
+    options = {"zero_is_valid": _flag(p.get("zero_is_valid", False), f"{where}.zero_is_valid")}
+    prefixes = p.get("individual_prefixes")
+    if prefixes is not None:
+        if prefixes is not False and not (isinstance(prefixes, dict) and prefixes):
+            raise InputError(f"{where}.individual_prefixes",
+                             f"write a mapping {{PREFIX: NAME, ...}} or false, not {prefixes!r}")
+        options["individual_prefixes"] = prefixes if prefixes is False else \
+            {str(k): str(v) for k, v in prefixes.items()}
+    return options
+
+
+def describe_reading(pose) -> str:
+    """One line: what reading a pose file decided (printed by ingest)."""
+    r = pose.reading
+    parts = [f"{pose.n_individuals} individual(s) {list(pose.individuals)}",
+             f"frames {pose.frame_offset}-{pose.frame_offset + pose.n_frames - 1}"]
+    if "labelled_frames" in r:
+        parts.append(f"{r['labelled_frames']} with data")
+    if r.get("individual_prefixes"):
+        how = "detected" if r.get("prefixes_detected") else "as given"
+        parts.append(f"split by body-part prefixes {r['individual_prefixes']} ({how})")
+    if r.get("zero_is_valid"):
+        parts.append("(0, 0) points kept as real coordinates (zero_is_valid)")
+    else:
+        parts.append(f"{r.get('zero_points_missing', 0)} point(s) at (0, 0) turned missing")
+    return "; ".join(parts)
+
+
+def _check_one_track_per_subject(tracks: dict, where: str, path: Path) -> None:
+    by_subject: dict[str, list[str]] = {}
+    for track, subj in tracks.items():
+        by_subject.setdefault(subj, []).append(track)
+    for subj, mapped in by_subject.items():
+        if len(mapped) > 1:
+            raise InputError(where, f"tracks {mapped} of {path.name} are all mapped to subject {subj!r}; "
+                                    "map each track to a different animal (or leave extra tracks unmapped)")
+
+
+def _check_frame_count(plan, pose, video_frames, tolerance, where, video) -> None:
+    """Refuse a pose longer than its video; warn when the counts differ by more than ``tolerance``."""
+    if pose is None or video_frames is None:
+        return
+    end = pose.frame_offset + pose.n_frames
+    if end > video_frames:
+        raise InputError(where, f"the pose file runs to frame {end} but the video {video} has {video_frames} "
+                                "frames: wrong video, or wrong file?")
+    if pose.frame_offset == 0 and video_frames - end > tolerance:
+        plan.warnings.append(f"{where}: the pose file has {end} frames, the video {video} has {video_frames} "
+                             f"(difference {video_frames - end} > frame_count_tolerance {tolerance})")
+
+
+def _tolerance(value, where) -> int:
+    if value in (None, ""):
+        return 0
+    if isinstance(value, bool) or not str(value).isdigit():
+        raise InputError(where, f"{value!r} is not a whole number of frames >= 0")
+    return int(value)
 
 
 def _subject_row(s, where) -> dict:
@@ -333,7 +451,7 @@ def _positive(value, where) -> float:
 
 def _path(value, base: Path) -> Path:
     path = Path(str(value)).expanduser()
-    path = path if path.is_absolute() else base / path
+    path = Path(os.path.normpath(path if path.is_absolute() else Path(base).absolute() / path))
     if not path.exists():
         raise InputError(path, "file not found")
-    return path.absolute()
+    return path

@@ -5,7 +5,7 @@ One vocabulary (as in movement): *time*, *individual*, *keypoint*, *space*.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -30,6 +30,14 @@ class PoseData:
         "SLEAP", "DeepLabCut", "NWB", "Anipose", "synthetic", ...
     edges : tuple of (str, str)
         Skeleton edges by keypoint name, if the file has them.
+    frame_offset : int
+        Video frame index of the first row of ``positions`` (a file that
+        covers only part of a video, e.g. SLEAP labels at frames
+        25,000-26,000, is stored from its first covered frame).
+    reading : mapping
+        What the reader decided while reading (points turned missing,
+        individuals split from body-part prefixes, frames covered, ...),
+        recorded in provenance.
 
     Examples
     --------
@@ -47,6 +55,8 @@ class PoseData:
     fps: float | None = None
     source_software: str = ""
     edges: tuple[tuple[str, str], ...] = field(default=())
+    frame_offset: int = 0
+    reading: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
         pos = np.asarray(self.positions, dtype=np.float64)
@@ -69,6 +79,10 @@ class PoseData:
         object.__setattr__(self, "individuals", tuple(str(i) for i in self.individuals))
         object.__setattr__(self, "keypoints", tuple(str(k) for k in self.keypoints))
         object.__setattr__(self, "edges", tuple((str(a), str(b)) for a, b in self.edges))
+        if int(self.frame_offset) != self.frame_offset or self.frame_offset < 0:
+            raise ValueError(f"frame_offset must be a whole number >= 0, got {self.frame_offset!r}")
+        object.__setattr__(self, "frame_offset", int(self.frame_offset))
+        object.__setattr__(self, "reading", dict(self.reading))
 
     @property
     def n_frames(self) -> int:
@@ -107,5 +121,4 @@ def conform_to_skeleton(pose: PoseData, keypoints, *, source: str = "") -> PoseD
     index = [keypoints.index(k) for k in pose.keypoints]
     positions[:, :, index] = pose.positions
     confidence[:, :, index] = pose.confidence
-    return PoseData(positions, confidence, individuals=pose.individuals, keypoints=keypoints,
-                    fps=pose.fps, source_software=pose.source_software, edges=pose.edges)
+    return replace(pose, positions=positions, confidence=confidence, keypoints=keypoints)

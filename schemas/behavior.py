@@ -22,9 +22,9 @@ _BOUT = """
         behavior : varchar(32)
         agent : varchar(32)            # subject id
         target : varchar(32)           # subject id
-        start_frame : int32
+        start_frame : int32            # video frame number
         end_frame : int32              # exclusive
-        start_s : float64
+        start_s : float64              # video time (start_frame / fps)
         duration_s : float64
         mean_distance = null : float64 # in the rule set's units
         """
@@ -40,9 +40,10 @@ _SUMMARY = """
         total_duration_s : float64
         mean_bout_s = null : float64
         median_bout_s = null : float64
-        latency_s = null : float64     # to the first bout; null when none
+        latency_s = null : float64     # from the start of the covered data to the first bout; null when none
         frames_in_contact : int32
-        scorable_fraction = null : float64
+        covered_s : float64            # seconds of pose data (first to last covered frame)
+        scorable_fraction = null : float64  # of the covered frames; null = no data
         """
 
 _TIMEBIN = """
@@ -57,7 +58,8 @@ _TIMEBIN = """
         bout_count : int32             # bouts starting in the bin
         total_duration_s : float64     # contact time inside the bin
         latency_s = null : float64     # from the bin start; null when none
-        scorable_fraction = null : float64
+        covered_s : float64            # seconds of pose data in the bin (0 = no data: not "0 bouts")
+        scorable_fraction = null : float64  # of the bin's covered frames; null = no data
         """
 
 
@@ -119,7 +121,8 @@ class SocialBouts(dj.Computed):
     -> SocialRuleSet
     ---
     units : enum('mm', 'px')            # of distances below
-    n_frames : int32
+    n_frames : int32                    # frames of pose data scored
+    frame_offset : int32                # video frame of the first one; bins and latencies count from it
     fps : float64
     n_bouts : int32
     provenance : json
@@ -166,7 +169,7 @@ class SocialBouts(dj.Computed):
         params = (SocialRuleSet & key).fetch1("params")
         result = score_recording(row, positions, confidence, tracks, mm_per_px, params)
         self.insert1(dict(key, units=result["units"], n_frames=row["n_frames"], fps=row["fps"],
-                          n_bouts=len(result["bouts"]),
+                          frame_offset=row["frame_offset"], n_bouts=len(result["bouts"]),
                           provenance=provenance.record(inputs=pose.input_checksums(row), params=params)))
         insert_parts(self, key, result)
 
@@ -184,6 +187,7 @@ class SocialBouts3D(dj.Computed):
     -> SocialRuleSet
     ---
     n_frames : int32
+    frame_offset : int32                # video frame of the first one; bins and latencies count from it
     fps : float64
     n_bouts : int32
     provenance : json
@@ -217,7 +221,8 @@ class SocialBouts3D(dj.Computed):
         as_pose = dict(row, camera="3d", space_units="mm")
         confidence = np.where(np.isnan(positions[..., 0]), np.nan, 1.0)
         result = score_recording(as_pose, positions, confidence, tracks, None, params)
-        self.insert1(dict(key, n_frames=row["n_frames"], fps=row["fps"], n_bouts=len(result["bouts"]),
+        self.insert1(dict(key, n_frames=row["n_frames"], frame_offset=row["frame_offset"], fps=row["fps"],
+                          n_bouts=len(result["bouts"]),
                           provenance=provenance.record(inputs=pose.input_checksums(row), params=params)))
         insert_parts(self, key, result)
 
@@ -249,20 +254,22 @@ def score_recording(row, positions, confidence, tracks, mm_per_px, params) -> di
     windows = {"all": (0.0, None), **{k: (k * bin_s, (k + 1) * bin_s) for k in range(n_bins)}}
     result = score_session(data, rules, mm_per_px=scale if data.n_space == 2 else None,
                            role_map=params.get("role_map"), windows=windows, source=source)
-    bouts = [provenance.jsonable(b) for b in result.bouts.to_dict("records")]
+    offset = int(row.get("frame_offset") or 0)  # bouts in video frames; latencies and bins from the covered start
+    table = result.bouts.assign(start_frame=result.bouts["start_frame"] + offset,
+                                end_frame=result.bouts["end_frame"] + offset,
+                                start_s=(result.bouts["start_frame"] + offset) / float(row["fps"]))
+    bouts = [provenance.jsonable(b) for b in table.to_dict("records")]
     summary, bins = [], []
     for s in result.summary.to_dict("records"):
         s = provenance.jsonable(s)
         window = s.pop("window")
         base = {k: s[k] for k in ("behavior", "agent", "target")}
+        base.update(covered_s=s["window_end_s"] - s["window_start_s"], scorable_fraction=s["scorable_fraction"],
+                    bout_count=s["bout_count"], total_duration_s=s["total_duration_s"], latency_s=s["latency_s"])
         if window == "all":
-            summary.append(dict(base, mutual=bool(s["mutual"]), bout_count=s["bout_count"],
-                                total_duration_s=s["total_duration_s"], mean_bout_s=s["mean_bout_s"],
-                                median_bout_s=s["median_bout_s"], latency_s=s["latency_s"],
-                                frames_in_contact=s["frames_in_contact"], scorable_fraction=s["scorable_fraction"]))
+            summary.append(dict(base, mutual=bool(s["mutual"]), mean_bout_s=s["mean_bout_s"],
+                                median_bout_s=s["median_bout_s"], frames_in_contact=s["frames_in_contact"]))
         else:
             bins.append(dict(base, time_bin=int(window), bin_start_s=s["window_start_s"],
-                             bin_end_s=s["window_end_s"], bout_count=s["bout_count"],
-                             total_duration_s=s["total_duration_s"], latency_s=s["latency_s"],
-                             scorable_fraction=s["scorable_fraction"]))
+                             bin_end_s=s["window_end_s"]))
     return {"units": result.units, "bouts": bouts, "summary": summary, "bins": bins}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import datajoint as dj
@@ -21,7 +22,7 @@ _TARGETS = (
     ("session_rigs", calibration.SessionRig, "SessionRig", ("rig",)),
     ("animals", session.Session.Animal, "Session.Animal", ("role",)),
     ("recordings", recording.VideoRecording, "VideoRecording", ("video_path", "mm_per_px")),
-    ("tasks", pose.PoseEstimationTask, "PoseEstimationTask", ("pose_path", "skeleton")),
+    ("tasks", pose.PoseEstimationTask, "PoseEstimationTask", ("pose_path", "skeleton", "read_options")),
     ("tracks", pose.PoseEstimationTask.Track, "PoseEstimationTask.Track", ("subject",)),
     ("inferences", models.PoseInference, "PoseInference", ("pose_model", "frame_start", "frame_stop")),
 )
@@ -32,6 +33,10 @@ def ingest(manifest: str | Path, *, populate: bool = True, progress: bool = Fals
 
     Pose entries that name a ``model`` become inference tasks for the pose
     workers (``ethojoint worker --stage pose``); they are not run here.
+
+    Prints one line per pose file saying what reading it decided (points at
+    (0, 0) turned missing, individuals split from body-part prefixes,
+    frames covered) and every warning (a pose file shorter than its video).
 
     Returns the number of new rows per table. Raises :class:`InputError`
     (nothing inserted) on the first problem.
@@ -45,6 +50,10 @@ def ingest(manifest: str | Path, *, populate: bool = True, progress: bool = Fals
                          known_subjects=known_subjects, known_skeletons=known_skeletons, known_models=known_models)
     counts = {label: sum(not _existing_agrees(table, r, compared, manifest) for r in getattr(plan, attr))
               for attr, table, label, compared in _TARGETS}
+    for line in plan.readings:
+        print(f"read {line}")
+    for line in plan.warnings:
+        print(f"WARNING {line}", file=sys.stderr)
     with dj.conn().transaction:
         for attr, table, _, _ in _TARGETS:
             table.insert(getattr(plan, attr), skip_duplicates=True)
@@ -72,6 +81,10 @@ def _existing_agrees(table, row: dict, compared, manifest) -> bool:
 
 
 def _norm(value):
+    if isinstance(value, dict):  # read options: absent = None = defaults
+        kept = {k: _norm(v) for k, v in sorted(value.items())
+                if v is not None and not (k == "zero_is_valid" and v is False)}
+        return kept or None
     if isinstance(value, float):
         return round(value, 9)
     if isinstance(value, (list, tuple)):

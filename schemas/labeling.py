@@ -109,9 +109,9 @@ class LabeledVideo(dj.Computed):
     def make_fetch(self, key):
         task = (LabeledVideoTask & key).fetch1()
         video = (recording.VideoRecording & key).fetch1("video_path")
-        row = (pose.PoseEstimation & key).proj("provenance").fetch1()
+        row = (pose.PoseEstimation & key).proj("provenance", "frame_offset").fetch1()
         edges = (pose.Skeleton & (pose.PoseEstimationTask & key)).fetch1("edges")
-        offset = int(row["provenance"].get("params", {}).get("frame_start") or 0)  # inference on a frame range
+        offset = int(row["frame_offset"])  # video frame of array row 0 (inference on a range, sparse labels)
         return video, task["row_start"], task["row_stop"], task["min_confidence"], edges, offset, \
             pose.input_checksums(row)
 

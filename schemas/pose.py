@@ -1,5 +1,7 @@
 """Skeletons, pose-estimation tasks and their results (one array per recording)."""
 
+from dataclasses import replace
+
 import datajoint as dj
 import numpy as np
 
@@ -45,6 +47,7 @@ class PoseEstimationTask(dj.Manual):
     task_mode : enum('load', 'trigger')
     pose_path = '' : varchar(512)         # relative to a data root (mode load)
     pose_format = '' : varchar(16)        # sleap | dlc | nwb | anipose; '' = from the extension
+    read_options = null : json            # read_pose keywords: zero_is_valid, individual_prefixes
     """
 
     class Track(dj.Part):
@@ -65,6 +68,13 @@ class PoseEstimation(dj.Imported):
     ``positions`` is ONE array, frames × individuals × body parts × space
     (x, y[, z]) in ``space_units``, body parts in the skeleton's order, NaN
     where missing; ``confidence`` is frames × individuals × body parts.
+    Row 0 of the arrays is video frame ``frame_offset``: a file that covers
+    frames 25,000-26,000 of a long video is not padded from frame 0.
+    ``labelled_frames`` counts the frames the file has data for (less than
+    ``n_frames`` for sparse labels); ``video_frames`` is the video's count.
+    ``zero_points_missing`` counts points at exactly (0, 0) made missing.
+    What reading decided (prefix split, zero rule, ...) is in
+    ``provenance.params.reading``.
     """
 
     definition = """
@@ -73,6 +83,10 @@ class PoseEstimation(dj.Imported):
     positions : <npy@ethojoint>
     confidence : <npy@ethojoint>
     n_frames : int32
+    frame_offset = 0 : int32         # video frame index of array row 0
+    labelled_frames = null : int32   # frames the file has entries for (sparse labels); null = every frame
+    video_frames = null : int32      # frames of the recording's video; null = no video
+    zero_points_missing = 0 : int32  # points at exactly (0, 0) turned missing
     n_individuals : int32
     individuals : json               # track names, in array order
     keypoints : json                 # body parts, in array order (= skeleton)
@@ -113,29 +127,40 @@ class PoseEstimation(dj.Imported):
                                                     "frame_stop", "max_tracks", "batch_size")}
             inference.update(video_path=(recording.VideoRecording & key).fetch1("video_path"),
                              video_sha256=info["video_sha256"], n_frames=info["n_frames"])
-        return task["task_mode"], task["pose_path"], task["pose_format"], keypoints, info["fps"], tracks, inference
+        load = {k: task[k] for k in ("task_mode", "pose_path", "pose_format")}
+        load.update(options=task["read_options"] or {}, video_frames=info["n_frames"])
+        return load, keypoints, info["fps"], tracks, inference
 
-    def make_compute(self, key, mode, pose_path, pose_format, keypoints, fps, tracks, inference):
+    def make_compute(self, key, load, keypoints, fps, tracks, inference):
+        mode = load["task_mode"]
         if mode == "trigger":
             pose, inputs, params, source = run_model(key, inference)
         else:
-            path = resolve(pose_path, data_roots())
-            pose = read_pose(path, fmt=pose_format or None, fps=fps)
-            inputs, params, source = {pose_path: file_checksum(path)}, {"mode": mode, "format": pose_format}, path
+            path = resolve(load["pose_path"], data_roots())
+            pose = read_pose(path, fmt=load["pose_format"] or None, fps=fps, **load["options"])
+            inputs = {load["pose_path"]: file_checksum(path)}
+            params = {"mode": mode, "format": load["pose_format"], "read_options": load["options"]}
+            source = path
+        check_frame_count(pose, load["video_frames"], source=source)
+        params["reading"] = pose.reading
         pose = conform_to_skeleton(pose, keypoints, source=source)
         if not tracks and pose.n_individuals == 1:
             animals = (session.Session.Animal & key).to_arrays("subject")
             tracks = {pose.individuals[0]: str(animals[0])} if len(animals) == 1 and mode == "trigger" else tracks
         check_tracks(tracks, pose.individuals, source=source)
         prov = provenance.record(inputs=inputs, params=dict(params, keypoints=keypoints, tracks=tracks))
-        return pose, prov, fps
+        return pose, prov, fps, load["video_frames"]
 
-    def make_insert(self, key, pose, prov, fps):
+    def make_insert(self, key, pose, prov, fps, video_frames):
         self.insert1(dict(
             key,
             positions=pose.positions.astype(np.float32),
             confidence=pose.confidence.astype(np.float32),
             n_frames=pose.n_frames,
+            frame_offset=pose.frame_offset,
+            labelled_frames=pose.reading.get("labelled_frames"),
+            video_frames=video_frames,
+            zero_points_missing=int(pose.reading.get("zero_points_missing", 0)),
             n_individuals=pose.n_individuals,
             individuals=list(pose.individuals),
             keypoints=list(pose.keypoints),
@@ -173,7 +198,15 @@ def run_model(key, inference: dict):
               "weights_sha256": inference["weights_sha256"], "frame_start": frames.start, "frame_stop": frames.stop,
               "max_tracks": inference["max_tracks"], "device": result.device, "seconds": round(seconds, 3),
               "frames_per_s": round(len(frames) / seconds, 3) if seconds > 0 else None}
-    return result.pose, {inference["video_path"]: inference["video_sha256"]}, params, video
+    pose = replace(result.pose, frame_offset=frames.start) if frames.start else result.pose
+    return pose, {inference["video_path"]: inference["video_sha256"]}, params, video
+
+
+def check_frame_count(pose, video_frames, *, source) -> None:
+    """A pose that runs past the end of its video is refused (wrong file or wrong video)."""
+    end = pose.frame_offset + pose.n_frames
+    if video_frames is not None and end > video_frames:
+        raise InputError(source, f"the pose runs to frame {end} but the recording's video has {video_frames} frames")
 
 
 def check_tracks(tracks: dict, individuals, *, source) -> None:

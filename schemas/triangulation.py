@@ -111,6 +111,7 @@ class Triangulation(dj.Computed):
     reprojection_error : <npy@ethojoint>
     n_cameras : <npy@ethojoint>
     n_frames : int32
+    frame_offset = 0 : int32           # video frame number of row 0 (cameras aligned on frame numbers)
     individuals : json
     keypoints : json
     cameras : json
@@ -175,7 +176,7 @@ class Triangulation(dj.Computed):
         ok = np.isfinite(errors)
         self.insert1(dict(
             key, positions=positions.astype(np.float32), reprojection_error=errors.astype(np.float32),
-            n_cameras=n_cameras.astype(np.int8), n_frames=int(positions.shape[0]),
+            n_cameras=n_cameras.astype(np.int8), n_frames=int(positions.shape[0]), frame_offset=meta["frame_offset"],
             individuals=meta["individuals"], keypoints=meta["keypoints"], cameras=[r["camera"] for r in residuals],
             fps=meta["fps"], median_reprojection_px=float(np.median(errors[ok])) if ok.any() else None,
             triangulated_fraction=float(np.isfinite(positions[..., 0]).mean()) if positions.size else 0.0,
@@ -208,18 +209,20 @@ def gather_views(key, cameras, *, source) -> tuple[np.ndarray, np.ndarray, dict]
     individuals = [s["subject"] for s in subjects if any(s["subject"] in v[4] for v in views)]
     if not individuals:
         raise InputError(source, "no camera's tracks are mapped to the session's animals")
-    n_frames = max(v[2].shape[0] for v in views)
+    start = min(int(v[1]["frame_offset"]) for v in views)  # views are aligned on video frame numbers
+    n_frames = max(int(v[1]["frame_offset"]) + v[2].shape[0] for v in views) - start
     points2d = np.full((len(views), n_frames, len(individuals), len(keypoints), 2), np.nan)
     scores = np.full(points2d.shape[:-1], np.nan)
-    for c, (_, _, positions, confidence, tracks) in enumerate(views):
+    for c, (_, row, positions, confidence, tracks) in enumerate(views):
+        rows = slice(int(row["frame_offset"]) - start, int(row["frame_offset"]) - start + positions.shape[0])
         for i, subject in enumerate(individuals):
             if subject in tracks:
-                points2d[c, :positions.shape[0], i] = positions[:, tracks[subject]]
-                scores[c, :positions.shape[0], i] = confidence[:, tracks[subject]]
+                points2d[c, rows, i] = positions[:, tracks[subject]]
+                scores[c, rows, i] = confidence[:, tracks[subject]]
     first = {"session": key["session"], "camera": cameras[0], "pose_source": key["pose_source"]}
     edges = (pose.Skeleton & (pose.PoseEstimationTask & first)).fetch1("edges")  # same skeleton in every view
     return points2d, scores, {"individuals": individuals, "keypoints": list(keypoints), "fps": fps.pop(),
-                              "edges": [list(e) for e in edges]}
+                              "edges": [list(e) for e in edges], "frame_offset": start}
 
 
 def edge_pairs(spec, keypoints, edges, *, source) -> list[tuple[int, int]]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +27,11 @@ from pipeline.errors import InputError
 from pipeline.pose import PoseData
 
 FORMATS = ("sleap", "dlc", "nwb", "anipose")  # values of read_pose(..., fmt=...)
-__all__ = ["FORMATS", "detect_format", "read_pose"]
+__all__ = ["FORMATS", "detect_format", "read_pose", "zeros_to_missing"]
 
 
-def read_pose(path: str | Path, *, fmt: str | None = None, fps: float | None = None) -> PoseData:
+def read_pose(path: str | Path, *, fmt: str | None = None, fps: float | None = None,
+              zero_is_valid: bool = False, individual_prefixes=None) -> PoseData:
     """Read one pose file into :class:`PoseData`.
 
     Parameters
@@ -52,7 +54,8 @@ def read_pose(path: str | Path, *, fmt: str | None = None, fps: float | None = N
     Raises
     ------
     InputError
-        Missing, unreadable or corrupt file, unknown format, zero frames.
+        Missing, unreadable or corrupt file, unknown format, zero frames;
+        body-part prefixes that are ambiguous (the message lists them).
 
     Examples
     --------
@@ -75,7 +78,32 @@ def read_pose(path: str | Path, *, fmt: str | None = None, fps: float | None = N
         from pipeline.io.nwb import read_nwb as reader
     else:
         reader = _read_anipose
-    return reader(path, fps=fps)
+    from pipeline.io.prefixes import split_prefixed
+
+    pose = split_prefixed(reader(path, fps=fps), individual_prefixes, source=path)
+    return zeros_to_missing(pose, zero_is_valid=zero_is_valid)
+
+
+def zeros_to_missing(pose: PoseData, *, zero_is_valid: bool = False) -> PoseData:
+    """Points at exactly (0, 0) or (0, 0, 0) become missing, unless ``zero_is_valid``.
+
+    Confidence is left as the file wrote it. The number of points turned
+    missing is ``reading["zero_points_missing"]`` (0 with ``zero_is_valid``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = PoseData(np.array([[[[0.0, 0.0], [3.0, 0.0]]]]), np.full((1, 1, 2), np.nan),
+    ...              individuals=("a",), keypoints=("nose", "tail"))
+    >>> q = zeros_to_missing(p)
+    >>> q.reading["zero_points_missing"], np.isnan(q.positions[0, 0, :, 0]).tolist()
+    (1, [True, False])
+    """
+    zero = (pose.positions == 0).all(axis=-1)
+    count = 0 if zero_is_valid else int(zero.sum())
+    positions = pose.positions if not count else np.where(zero[..., None], np.nan, pose.positions)
+    reading = dict(pose.reading, zero_is_valid=bool(zero_is_valid), zero_points_missing=count)
+    return replace(pose, positions=positions, reading=reading)
 
 
 def detect_format(path: str | Path) -> str:

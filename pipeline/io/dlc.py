@@ -9,14 +9,24 @@ Individuals
     Multi-animal files: the ``individuals`` header, in file order (maDLC
     "unique bodyparts" become an individual ``single``, NaN elsewhere).
     Single-animal files: one individual named ``individual_0``.
+Individuals written as body-part prefixes (``B_Nose``, ``W_Nose``) are
+    split by :func:`pipeline.io.read_pose` (see :mod:`pipeline.io.prefixes`).
+Coordinates
+    ``x, y`` or ``x, y, z``, with or without ``likelihood`` (MABe and
+    AmadeusGPT tables have none: confidence is then NaN). Other coordinate
+    names are an error.
 Missing points
-    DLC writes an undetected point as ``x=0, y=0, likelihood=0``.  Such
-    points get NaN positions; their confidence stays 0 (the file's
-    likelihood), so "detected with score 0" and "absent" remain
-    distinguishable from "unknown" (NaN).  Empty CSV cells (NaN) stay NaN
-    in both arrays.
+    DLC writes an undetected point as ``x=0, y=0, likelihood=0``; tables
+    without a likelihood write (0, 0) or NaN.  :func:`pipeline.io.read_pose`
+    turns every point at exactly the origin into NaN (unless
+    ``zero_is_valid``); confidence stays as written.  Empty CSV cells
+    (NaN) stay NaN in both arrays.
 Frames
-    One frame per table row, in row order (the index is not interpreted).
+    One frame per table row, in row order, from frame 0. A table indexed by
+    labelled image names (``labeled-data/video/img0050.png``, DeepLabCut's
+    ``CollectedData`` and ground-truth tables) is placed at the frame
+    numbers in the names: the array starts at the first one
+    (``frame_offset``) and frames without a row are NaN.
 Frame rate
     DLC files do not store it: ``fps`` argument, else None.
 """
@@ -24,9 +34,13 @@ Frame rate
 from __future__ import annotations
 
 import csv
+import re
 import warnings
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
+
+import numpy as np
 
 from pipeline.errors import InputError
 from pipeline.io import _check_file, _hdf5_keys, _pose_from_dataset
@@ -76,10 +90,8 @@ def read_dlc(path: str | Path, *, fps: float | None = None) -> PoseData:
             ds = load_poses.from_dlc_style_df(df.astype(float), fps=fps, source_software="DeepLabCut")
     except Exception as e:
         raise InputError(path, f"cannot convert DeepLabCut table: {type(e).__name__}: {e}") from e
-    # DLC's "not detected": x = y = 0 with likelihood 0 -> NaN position
-    missing = (ds["confidence"] == 0) & (ds["position"] == 0).all("space")
-    ds["position"] = ds["position"].where(~missing)
-    return _pose_from_dataset(ds, path, source_software="DeepLabCut")
+    pose = _pose_from_dataset(ds, path, source_software="DeepLabCut")
+    return place_frames(pose, frame_numbers(df.index, path), path)
 
 
 def _tidy_columns(df, path: Path):
@@ -98,8 +110,46 @@ def _tidy_columns(df, path: Path):
     if df.columns.has_duplicates:
         raise InputError(path, "DeepLabCut table has duplicate columns (several scorers?)")
     levels = [lv for lv in _LEVELS[1:] if lv in df.columns.names]
-    full = pd.MultiIndex.from_product([df.columns.unique(lv) for lv in levels], names=levels)
+    coords = [str(c) for c in df.columns.unique("coords")]
+    order = [c for c in ("x", "y", "z", "likelihood") if c in coords]
+    if sorted(order) != sorted(coords) or order[:2] != ["x", "y"]:
+        raise InputError(path, f"coordinates {coords}: expected x, y[, z][, likelihood]")
+    uniques = [df.columns.unique(lv) if lv != "coords" else pd.Index(order) for lv in levels]
+    full = pd.MultiIndex.from_product(uniques, names=levels)
     return df.reorder_levels(levels, axis=1).reindex(columns=full)
+
+
+def frame_numbers(index, path) -> np.ndarray | None:
+    """Video frame numbers of a table indexed by labelled image names; None for a plain row index.
+
+    DeepLabCut names extracted frames ``img<frame number>.png`` (any digits
+    at the end of the file name count). A mixture of names with and
+    without numbers, or a number used twice, is an error.
+    """
+    values = [v[-1] if isinstance(v, tuple) else v for v in index]
+    if not values or not all(isinstance(v, str) for v in values):
+        return None
+    numbers = [re.search(r"(\d+)\.\w+$", v) for v in values]
+    bad = [v for v, m in zip(values, numbers) if m is None]
+    if bad:
+        raise InputError(path, f"rows are image names, but {bad[:3]} carry no frame number")
+    frames = np.array([int(m.group(1)) for m in numbers])
+    if len(set(frames.tolist())) != len(frames):
+        raise InputError(path, "two rows name the same frame number")
+    return frames
+
+
+def place_frames(pose: PoseData, frames: np.ndarray | None, path) -> PoseData:
+    """Put the rows of a table indexed by image names at their frame numbers."""
+    if frames is None:
+        return pose
+    first = int(frames.min())
+    n = int(frames.max()) - first + 1
+    positions = np.full((n,) + pose.positions.shape[1:], np.nan)
+    confidence = np.full((n,) + pose.confidence.shape[1:], np.nan)
+    positions[frames - first], confidence[frames - first] = pose.positions, pose.confidence
+    reading = dict(pose.reading, frames_from_image_names=True, labelled_frames=len(frames))
+    return replace(pose, positions=positions, confidence=confidence, frame_offset=first, reading=reading)
 
 
 def _read_csv(path: Path):

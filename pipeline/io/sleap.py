@@ -13,8 +13,12 @@ Individuals
     ``untracked_k``, so identity across frames is *not* implied.  An analysis
     file without track names gives ``untracked_0``, ... likewise.
 Frames
-    Frame index = time index, from 0 to the last labelled frame (as SLEAP's
-    analysis export does); only the first video of a ``.slp`` is supported.
+    ``.slp``: from the first to the last labelled frame; ``frame_offset`` is
+    the video index of the first one (labels at frames 25,000-26,000 of a
+    long video are not padded from frame 0), frames between labelled ones
+    are NaN, and ``reading["labelled_frames"]`` counts the frames the file
+    has. Analysis ``.h5``: from frame 0 (as SLEAP exports it). Only one
+    video per file.
 Confidence
     SLEAP point scores; NaN for user-labelled (proofread) points, as in
     SLEAP's analysis export.  Positions of invisible points are NaN.
@@ -91,9 +95,11 @@ def _read_slp(path: Path, fps: float | None) -> PoseData:
     column = {id(t): j for j, t in enumerate(tracks)}
     kept = [(lf.frame_idx, _frame_instances(lf)) for lf in lfs]
     n_untracked = max(sum(i.track is None for i in insts) for _, insts in kept)
-    n_frames = max(t for t, _ in kept) + 1
+    first = min(t for t, _ in kept)
+    n_frames = max(t for t, _ in kept) + 1 - first
     xys = np.full((n_frames, len(tracks) + n_untracked, n_nodes, 3), np.nan)  # x, y, score
-    for t, insts in kept:
+    for frame, insts in kept:
+        t = frame - first
         untracked = len(tracks)
         for inst in insts:
             if inst.track is None:
@@ -101,7 +107,7 @@ def _read_slp(path: Path, fps: float | None) -> PoseData:
             elif id(inst.track) in column:
                 j = column[id(inst.track)]
             else:
-                raise InputError(path, f"frame {t}: instance on track {inst.track.name!r} not in the file's tracks")
+                raise InputError(path, f"frame {frame}: instance on track {inst.track.name!r} not in the file's tracks")
             if isinstance(inst, sio.PredictedInstance):
                 xys[t, j] = inst.numpy(scores=True)
             else:
@@ -116,6 +122,8 @@ def _read_slp(path: Path, fps: float | None) -> PoseData:
         fps=fps,
         source_software="SLEAP",
         edges=tuple(skeleton.edge_names),
+        frame_offset=first,
+        reading={"labelled_frames": len(kept)},
     )
 
 
