@@ -6,6 +6,49 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+# how an animal's value is made from its rows toward each partner
+ANIMAL_AGGREGATION = {"bout_count": "sum", "total_duration_s": "sum", "latency_s": "min"}
+
+
+def animals_from_pairs(pairs: pd.DataFrame, *, keys=("session", "behavior"),
+                       aggregation: dict | None = None) -> pd.DataFrame:
+    """One row per animal (agent) from rows per agent → target.
+
+    A directed row counts for its agent; a mutual row (stored once per pair)
+    counts for both animals of the pair. Counts and durations are summed
+    over the animal's partners, the latency is the earliest.
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        Columns ``keys``, ``agent``, ``target``, ``mutual`` and the measures.
+    keys : sequence of str
+        Columns that, with ``agent``, identify an animal's row.
+    aggregation : dict, optional
+        Measure → pandas aggregation; default :data:`ANIMAL_AGGREGATION`
+        (measures missing from ``pairs`` are left out).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``keys``, ``agent``, ``mutual``, ``n_partners`` and the measures.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"session": "s", "behavior": "b", "agent": ["a", "a", "b", "b", "c", "c"],
+    ...                   "target": ["b", "c", "a", "c", "a", "b"], "mutual": False,
+    ...                   "bout_count": [1, 2, 3, 4, 5, 6]})
+    >>> animals_from_pairs(d)[["agent", "n_partners", "bout_count"]].values.tolist()
+    [['a', 2, 3], ['b', 2, 7], ['c', 2, 11]]
+    """
+    aggregation = {m: how for m, how in (aggregation or ANIMAL_AGGREGATION).items() if m in pairs}
+    mutual = pairs[pairs["mutual"].astype(bool)]
+    both = pd.concat([pairs, mutual.rename(columns={"agent": "target", "target": "agent"})], ignore_index=True)
+    both = both.drop_duplicates([*keys, "agent", "target"])  # a mutual row already stored both ways
+    agg = {m: (m, how) for m, how in aggregation.items()}
+    return (both.groupby([*keys, "agent"], as_index=False, observed=True, dropna=False)
+                .agg(mutual=("mutual", "any"), n_partners=("target", "nunique"), **agg))
+
 
 def group_table(df: pd.DataFrame, *, group_by: list[str], value: str, by=("behavior",)) -> pd.DataFrame:
     """n, mean, SEM (and median) of ``value`` per group and behaviour.

@@ -5,9 +5,13 @@ from __future__ import annotations
 import datajoint as dj
 import pandas as pd
 
+from pipeline.errors import InputError
+from pipeline.stats import animals_from_pairs
+
 from . import behavior, session
 
 MEASURES = ("bout_count", "total_duration_s", "latency_s")
+RECORDING = ("session", "camera", "pose_source")  # one scored recording (with the rule set)
 
 
 def _agents() -> pd.DataFrame:
@@ -18,40 +22,103 @@ def _agents() -> pd.DataFrame:
     return session.animals().to_pandas().reset_index().rename(columns={"subject": "agent"})
 
 
-def per_animal(*, rule_set: str | None = None, first_minutes: int | None = None,
-               behaviors=None) -> pd.DataFrame:
-    """One row per session × animal × behaviour: bout count, time, latency.
+def _pair_rows(rule_set: str | None, first_minutes: int | None, behaviors) -> pd.DataFrame:
+    """The stored rows per recording × behaviour × agent → target (a mutual behaviour once per pair).
 
-    A mutual behaviour (nose-to-nose) counts for both animals of the pair.
-    With ``first_minutes``, measures are over the first N time bins of the
-    rule set (60 s bins by default) instead of the whole recording.
+    With ``first_minutes``, sums of the first N time bins (latency from the
+    recording's start); otherwise the whole-recording summary.
     """
     restriction = {"rule_set": rule_set or default_rule_set()}
     if first_minutes:
         bins = (behavior.SocialBouts.TimeBin & restriction & f"time_bin < {int(first_minutes)}")
         df = bins.to_pandas().reset_index()
         df["latency_abs"] = df["bin_start_s"] + df["latency_s"]
-        df = (df.groupby(["session", "behavior", "agent", "target"], as_index=False)
+        df = (df.groupby([*RECORDING, "behavior", "agent", "target"], as_index=False)
                 .agg(bout_count=("bout_count", "sum"), total_duration_s=("total_duration_s", "sum"),
                      latency_s=("latency_abs", "min")))
         mutual = set((behavior.SocialBouts.Summary & restriction & "mutual").to_pandas().reset_index()["behavior"])
         df["mutual"] = df["behavior"].isin(mutual)
     else:
         df = (behavior.SocialBouts.Summary & restriction).to_pandas().reset_index()
-        df = df[["session", "behavior", "agent", "target", "mutual", *MEASURES]]
-    swapped = df[df["mutual"].astype(bool)].rename(columns={"agent": "target", "target": "agent"})
-    df = pd.concat([df, swapped], ignore_index=True)
+    df = df[[*RECORDING, "behavior", "agent", "target", "mutual", *MEASURES]]
+    df = df.astype({"mutual": bool})
     if behaviors:
         df = df[df["behavior"].isin(behaviors)]
+    return df.reset_index(drop=True)
+
+
+def per_pair(*, rule_set: str | None = None, first_minutes: int | None = None, behaviors=None) -> pd.DataFrame:
+    """One row per recording × behaviour × agent → target: bout count, time, latency.
+
+    Directed behaviours have one row per ordered pair; a mutual behaviour
+    (nose-to-nose) one row per pair, with agent = the pair's first animal.
+    The agent's attributes are joined as they are, the target's with the
+    prefix ``target_``. For statistics over animals use :func:`per_animal`.
+    """
+    pairs = _pair_rows(rule_set, first_minutes, behaviors)
     attrs = _agents()
-    return df.merge(attrs, on=["session", "agent"], how="inner")
+    targets = attrs.rename(columns={c: f"target_{c}" for c in attrs.columns if c != "session"})
+    targets = targets.rename(columns={"target_agent": "target"})
+    return (pairs.merge(attrs, on=["session", "agent"], how="inner")
+                 .merge(targets, on=["session", "target"], how="inner"))
+
+
+def per_animal(*, rule_set: str | None = None, first_minutes: int | None = None,
+               behaviors=None) -> pd.DataFrame:
+    """One row per session × animal × behaviour: bout count, time, latency.
+
+    The animal's rows toward each partner are combined
+    (:func:`pipeline.stats.animals_from_pairs`): counts and durations summed,
+    the earliest latency; a mutual behaviour (nose-to-nose) counts for both
+    animals of the pair. So n over these rows is animals, whatever the
+    number of animals per session. With ``first_minutes``, measures are over
+    the first N time bins of the rule set (60 s bins by default) instead of
+    the whole recording.
+
+    Raises
+    ------
+    InputError
+        An animal scored in more than one recording of a session under the
+        rule set (it would count twice).
+    """
+    pairs = _pair_rows(rule_set, first_minutes, behaviors)
+    animals = animals_from_pairs(pairs, keys=[*RECORDING, "behavior"])
+    _check_one_recording(animals)
+    return animals.merge(_agents(), on=["session", "agent"], how="inner")
+
+
+def _check_one_recording(rows: pd.DataFrame, by=("session", "agent")) -> None:
+    """Refuse when a session (or an animal of it) has rows from more than one scored recording.
+
+    Raises
+    ------
+    InputError
+        Naming the session (and animal) and the recordings (camera/pose source).
+    """
+    if rows.empty:
+        return
+    found = rows.assign(recording=rows["camera"].astype(str) + "/" + rows["pose_source"].astype(str))
+    counts = found.groupby(list(by), as_index=False)["recording"].nunique()
+    many = counts[counts["recording"] > 1]
+    if len(many):
+        first = many.iloc[0]
+        names = sorted(set(found.loc[(found[list(by)] == first[list(by)]).all(axis=1), "recording"]))
+        raise InputError(", ".join(f"{k} {first[k]}" for k in by),
+                         f"scored in {len(names)} recordings ({', '.join(names)}) under one rule set; "
+                         "statistics over animals and sessions need one recording per session "
+                         "(it would count twice)")
 
 
 def per_session(*, rule_set=None, first_minutes=None, behaviors=None, group_by=("sex", "age_group")) -> pd.DataFrame:
-    """One row per session × behaviour: totals over the pair (mutual bouts once).
+    """One row per session × behaviour: totals over the session's animals (mutual bouts once per pair).
 
     Over the whole recording this is a DataJoint aggregation (``dj.U``) of
     ``SocialSummary``; with ``first_minutes`` it sums the time bins.
+
+    Raises
+    ------
+    InputError
+        A session with more than one scored recording under the rule set.
     """
     restriction = {"rule_set": rule_set or default_rule_set()}
     if first_minutes:
@@ -60,6 +127,7 @@ def per_session(*, rule_set=None, first_minutes=None, behaviors=None, group_by=(
     else:
         source = behavior.SocialBouts.Summary & restriction
         latency = "min(latency_s)"
+    _check_one_recording(source.proj().to_pandas().reset_index(), by=("session",))
     totals = dj.U("session", "behavior").aggr(
         source, bout_count="sum(bout_count)", total_duration_s="sum(total_duration_s)", latency_s=latency)
     df = totals.to_pandas().reset_index()
@@ -74,7 +142,7 @@ def per_session(*, rule_set=None, first_minutes=None, behaviors=None, group_by=(
 
 
 def _same(values):
-    """A session's group value when both animals share it, else 'mixed'."""
+    """A session's group value when all its animals share it, else 'mixed'."""
     u = pd.unique(values)
     return u[0] if len(u) == 1 else "mixed"
 

@@ -64,16 +64,21 @@ def cmd_ingest(args) -> int:
 
 
 def resolve_table(name: str):
-    """'pose.PoseEstimation' or 'PoseEstimation' → the table class."""
+    """'pose.PoseEstimation', 'PoseEstimation' or 'behavior.SocialBouts.Bout' → the table class."""
+    import datajoint as dj
+
     import schemas
 
-    module_name, _, cls_name = name.rpartition(".")
-    for module in schemas.MODULES:
-        if module_name and module.__name__.rsplit(".", 1)[-1] != module_name:
-            continue
-        if hasattr(module, cls_name):
-            return getattr(module, cls_name)
-    raise SystemExit(f"unknown table {name!r}")
+    modules = {m.__name__.rsplit(".", 1)[-1]: m for m in schemas.MODULES}
+    head, _, rest = name.partition(".")
+    candidates = [(modules[head], rest)] if head in modules and rest else [(m, name) for m in schemas.MODULES]
+    for module, path in candidates:
+        found = module
+        for attr in path.split("."):
+            found = getattr(found, attr, None)
+        if isinstance(found, type) and issubclass(found, dj.Table):
+            return found
+    raise SystemExit(f"unknown table {name!r} (e.g. pose.PoseEstimation, behavior.SocialBouts.Bout)")
 
 
 def computed_tables():
@@ -103,8 +108,8 @@ def cmd_audit(args) -> int:
 
     _activate(args)
     table = resolve_table(args.table)
-    key = json.loads(args.key) if args.key.strip().startswith("{") else _parse_key(args.key)
-    chain = upstream(table(), key)
+    key = _parse_key(args.key)
+    chain = upstream(table(), key)  # InputError for an unknown attribute or a non-scalar value
     if not chain:
         print(f"no row of {args.table} matches {key}", file=sys.stderr)
         return 1
@@ -113,11 +118,21 @@ def cmd_audit(args) -> int:
 
 
 def _parse_key(text: str) -> dict:
-    """'session=s1,camera=top' → dict."""
+    """'session=s1,camera=top' or a JSON object → dict."""
+    from pipeline.errors import InputError
+
+    if text.strip().startswith("{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise InputError("key", f"not valid JSON: {err}") from None
     pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
     if any(len(p) != 2 for p in pairs):
         raise SystemExit(f"key must be JSON or a=b,c=d; got {text!r}")
-    return {k.strip(): v.strip() for k, v in pairs}
+    key = {k.strip(): v.strip() for k, v in pairs}
+    if len(key) != len(pairs):
+        raise InputError("key", f"an attribute is given twice in {text!r}")
+    return key
 
 
 def cmd_report(args) -> int:

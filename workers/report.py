@@ -23,7 +23,8 @@ def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=
     tests = pd.concat([group_tests(animals, group_by=group_by, value=v) for v in stats.MEASURES],
                       ignore_index=True)
     with pd.option_context("display.width", 160, "display.max_rows", 200, "display.float_format", "{:.3f}".format):
-        print(f"Per animal (agent), {window}; bout_count = bouts (not frames), total_duration_s = seconds in contact")
+        print(f"Per animal (n = animals: summed over partners, a mutual bout for both), {window}; "
+              "bout_count = bouts (not frames), total_duration_s = seconds in contact")
         print(table.pivot_table(index=["behavior", *group_by], columns="measure", values=["n", "mean", "sem"])
               .round(3).to_string())
         print("\nBetween-group tests (Holm-corrected across behaviours):")
@@ -32,6 +33,8 @@ def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         animals.to_csv(out / "per_animal.csv", index=False)
+        stats.per_pair(rule_set=rule_set, first_minutes=first_minutes,
+                       behaviors=behaviors).to_csv(out / "per_pair.csv", index=False)
         stats.per_session(rule_set=rule_set, first_minutes=first_minutes, behaviors=behaviors,
                           group_by=group_by).to_csv(out / "per_session.csv", index=False)
         table.to_csv(out / "group_table.csv", index=False)
