@@ -23,6 +23,7 @@ import yaml
 from .errors import InputError
 from .io import read_pose
 from .paths import to_relative
+from .roles import check_role, describe_roles, skeleton_roles
 from .video import probe_video
 
 SEXES = ("F", "M", "U")
@@ -42,6 +43,7 @@ class Plan:
     inferences: list[dict] = field(default_factory=list)  # model runs (tasks in mode 'trigger')
     rigs: list[dict] = field(default_factory=list)         # camera rigs named by sessions
     session_rigs: list[dict] = field(default_factory=list)
+    roles: list[dict] = field(default_factory=list)        # body-part roles of skeletons (SkeletonRole rows)
     warnings: list[str] = field(default_factory=list)      # printed by ingest; nothing stops
     readings: list[str] = field(default_factory=list)      # what reading each pose file decided, one line each
 
@@ -184,7 +186,21 @@ def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "m
     """
     plan = Plan()
     tolerance = _tolerance(data.get("frame_count_tolerance"), f"{source}: frame_count_tolerance")
-    subjects = {**(known_subjects or {})}
+    subjects = {**(known_subjects or {}), **_plan_subjects(plan, data, source)}
+    skeletons = _plan_skeletons(plan, data, source, dict(known_skeletons or {}))
+    session_ids = set()
+    for i, s in enumerate(data.get("sessions") or []):
+        where = f"{source}: sessions[{i}]"
+        sid = _plan_session(plan, s, where, session_ids)
+        in_session = _plan_animals(plan, s, where, sid, subjects)
+        for j, r in enumerate(s.get("recordings") or []):
+            _plan_recording(plan, r, f"{where}.recordings[{j}]", sid, in_session, base, roots, skeletons,
+                            known_models or {}, tolerance)
+    return plan
+
+
+def _plan_subjects(plan, data, source) -> dict:
+    """Subject rows of the manifest (the same subject twice must agree); returns them by id."""
     seen = {}
     for i, s in enumerate(data.get("subjects") or []):
         where = f"{source}: subjects[{i}]"
@@ -194,10 +210,12 @@ def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "m
             raise InputError(where, f"subject {row['subject']!r} listed twice with different attributes "
                                     f"(also at {other[1]}): {_diff(other[0], row)}")
         seen[row["subject"]] = (row, where)
-        subjects[row["subject"]] = row
     plan.subjects = [r for r, _ in seen.values()]
+    return {k: r for k, (r, _) in seen.items()}
 
-    skeletons = {**(known_skeletons or {})}
+
+def _plan_skeletons(plan, data, source, skeletons: dict) -> dict:
+    """Skeletons the manifest declares (with their roles); returns them with the known ones, by name."""
     for i, sk in enumerate(data.get("skeletons") or []):
         where = f"{source}: skeletons[{i}]"
         if not sk.get("skeleton") or not isinstance(sk.get("keypoints"), list) or not sk["keypoints"]:
@@ -207,48 +225,52 @@ def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "m
         if bad:
             raise InputError(where, f"edges {bad} name body parts not in its keypoints")
         row = {"skeleton": str(sk["skeleton"]), "keypoints": [str(k) for k in sk["keypoints"]], "edges": edges}
+        row["roles"] = dict(skeletons.get(row["skeleton"], {}).get("roles") or {})
         skeletons[row["skeleton"]] = row
         plan.skeletons.append(row)
+        _plan_roles(plan, row, sk.get("roles"), f"{where}.roles")
+    return skeletons
 
-    session_ids = set()
-    for i, s in enumerate(data.get("sessions") or []):
-        where = f"{source}: sessions[{i}]"
-        sid = str(s.get("session") or "")
-        if not sid:
-            raise InputError(where, "session id missing")
-        if sid in session_ids:
-            raise InputError(where, f"session {sid!r} listed twice")
-        session_ids.add(sid)
-        plan.sessions.append({
-            "session": sid, "session_datetime": _datetime(s.get("datetime"), f"{where}.datetime"),
-            "experimenter": str(s.get("experimenter") or ""), "arena": str(s.get("arena") or ""),
-            "session_notes": str(s.get("notes") or "")})
-        if s.get("rig"):
-            rig = str(s["rig"])
-            if len(rig) > 32:
-                raise InputError(f"{where}.rig", f"rig name {rig!r} is longer than 32 characters")
-            if {"rig": rig} not in plan.rigs:
-                plan.rigs.append({"rig": rig})
-            plan.session_rigs.append({"session": sid, "rig": rig})
-        animals = s.get("animals") or []
-        if not animals:
-            raise InputError(where, "a session needs at least one animal")
-        in_session = {}
-        for j, a in enumerate(animals):
-            aw = f"{where}.animals[{j}]"
-            subj = str(a.get("subject") or "")
-            if subj not in subjects:
-                raise InputError(aw, f"subject {subj!r} is neither in the manifest nor in the database")
-            if subj in in_session:
-                raise InputError(aw, f"subject {subj!r} is listed twice in session {sid!r} (also at "
-                                     f"{in_session[subj]}); an animal takes part once, with one role")
-            in_session[subj] = aw
-            plan.animals.append({"session": sid, "subject": subj, "role": str(a.get("role") or ""),
-                                 "session_age_group": a.get("age_group")})
-        for j, r in enumerate(s.get("recordings") or []):
-            _plan_recording(plan, r, f"{where}.recordings[{j}]", sid, set(in_session), base, roots, skeletons,
-                            known_models or {}, tolerance)
-    return plan
+
+def _plan_session(plan, s, where, session_ids: set) -> str:
+    sid = str(s.get("session") or "")
+    if not sid:
+        raise InputError(where, "session id missing")
+    if sid in session_ids:
+        raise InputError(where, f"session {sid!r} listed twice")
+    session_ids.add(sid)
+    plan.sessions.append({
+        "session": sid, "session_datetime": _datetime(s.get("datetime"), f"{where}.datetime"),
+        "experimenter": str(s.get("experimenter") or ""), "arena": str(s.get("arena") or ""),
+        "session_notes": str(s.get("notes") or "")})
+    if s.get("rig"):
+        rig = str(s["rig"])
+        if len(rig) > 32:
+            raise InputError(f"{where}.rig", f"rig name {rig!r} is longer than 32 characters")
+        if {"rig": rig} not in plan.rigs:
+            plan.rigs.append({"rig": rig})
+        plan.session_rigs.append({"session": sid, "rig": rig})
+    return sid
+
+
+def _plan_animals(plan, s, where, sid, subjects) -> set:
+    """The session's animals; a subject listed twice (two roles) is an error. Returns their ids."""
+    animals = s.get("animals") or []
+    if not animals:
+        raise InputError(where, "a session needs at least one animal")
+    in_session = {}
+    for j, a in enumerate(animals):
+        aw = f"{where}.animals[{j}]"
+        subj = str(a.get("subject") or "")
+        if subj not in subjects:
+            raise InputError(aw, f"subject {subj!r} is neither in the manifest nor in the database")
+        if subj in in_session:
+            raise InputError(aw, f"subject {subj!r} is listed twice in session {sid!r} (also at "
+                                 f"{in_session[subj]}); an animal takes part once, with one role")
+        in_session[subj] = aw
+        plan.animals.append({"session": sid, "subject": subj, "role": str(a.get("role") or ""),
+                             "session_age_group": a.get("age_group")})
+    return set(in_session)
 
 
 def _plan_recording(plan, r, where, sid, in_session, base, roots, skeletons, models, tolerance):
@@ -326,8 +348,9 @@ def _plan_pose(plan, p, where, rec, in_session, base, roots, skeletons, fps):
     else:
         name = name or f"{path.stem[:24]}"
         skeletons[name] = {"skeleton": name, "keypoints": list(pose.keypoints),
-                           "edges": [list(e) for e in pose.edges]}
+                           "edges": [list(e) for e in pose.edges], "roles": {}}
         plan.skeletons.append(skeletons[name])
+    _plan_roles(plan, skeletons[name], p.get("roles"), f"{where}.roles (skeleton {name!r} of {path.name})")
     tracks = {str(t): str(s) for t, s in (p.get("tracks") or {}).items()}
     if not tracks and len(pose.individuals) == 1 and len(in_session) == 1:
         tracks = {pose.individuals[0]: next(iter(in_session))}
@@ -344,6 +367,33 @@ def _plan_pose(plan, p, where, rec, in_session, base, roots, skeletons, fps):
                            pose_format=str(p.get("format") or ""), read_options=options))
     plan.tracks.extend(dict(key, track=t, subject=s) for t, s in tracks.items())
     return pose
+
+
+def _plan_roles(plan, skeleton: dict, given, where: str) -> None:
+    """Body-part roles of a skeleton: the given ones, then those its names resolve unambiguously.
+
+    Roles the skeleton already has (in the database, or earlier in the
+    manifest) stay; giving one of them another value is an error. An
+    ambiguous standard role that nobody gave stops ingest (see
+    :func:`pipeline.roles.skeleton_roles`).
+    """
+    if given is not None and not isinstance(given, dict):
+        raise InputError(where, f"roles must be a mapping role -> keypoint(s), got {given!r}")
+    have = skeleton.setdefault("roles", {})
+    for role, spec in (given or {}).items():
+        spec = check_role(role, spec, skeleton["keypoints"], source=where)
+        if role in have and have[role] != spec:
+            raise InputError(where, f"skeleton {skeleton['skeleton']!r} already has role {role!r} = "
+                                    f"{have[role]!r}; the manifest says {spec!r}")
+    roles = skeleton_roles(skeleton["keypoints"], {**have, **(given or {})}, source=where)
+    new = {r: v for r, v in roles.items() if r not in have}
+    given_names = set(given or {})
+    plan.roles.extend({"skeleton": skeleton["skeleton"], "role": r, "spec": v["spec"],
+                       "resolved": "given" if r in given_names else v["resolved"]} for r, v in new.items())
+    have.update({r: v["spec"] for r, v in new.items()})
+    if new:
+        plan.readings.append(f"skeleton {skeleton['skeleton']!r} roles: " + describe_roles(
+            {r: dict(v, resolved="given" if r in given_names else v["resolved"]) for r, v in new.items()}))
 
 
 def read_options(p: dict, where: str) -> dict:

@@ -17,6 +17,7 @@ from .config import data_roots
 _TARGETS = (
     ("subjects", subject.Subject, "Subject", ("sex", "age_group", "strain", "genotype")),
     ("skeletons", pose.Skeleton, "Skeleton", ("keypoints", "edges")),
+    ("roles", pose.SkeletonRole, "SkeletonRole", ("spec",)),
     ("sessions", session.Session, "Session", ("session_datetime",)),
     ("rigs", calibration.CameraRig, "CameraRig", ()),
     ("session_rigs", calibration.SessionRig, "SessionRig", ("rig",)),
@@ -44,10 +45,12 @@ def ingest(manifest: str | Path, *, populate: bool = True, progress: bool = Fals
     manifest = Path(manifest)
     data = read_manifest(manifest)
     known_subjects = {r["subject"]: r for r in subject.Subject.to_dicts()}
-    known_skeletons = {r["skeleton"]: r for r in pose.Skeleton.to_dicts()}
+    known_skeletons = {r["skeleton"]: dict(r, roles=pose.skeleton_roles(r["skeleton"]))
+                       for r in pose.Skeleton.to_dicts()}
     known_models = {r["pose_model"]: r for r in models.PoseModel.proj("skeleton").to_dicts()}
     plan = plan_manifest(data, base=manifest.parent.absolute(), roots=data_roots(), source=str(manifest),
                          known_subjects=known_subjects, known_skeletons=known_skeletons, known_models=known_models)
+    plan.roles = [dict(r, spec=pose.encode_spec(r["spec"])) for r in plan.roles]
     counts = {label: sum(not _existing_agrees(table, r, compared, manifest) for r in getattr(plan, attr))
               for attr, table, label, compared in _TARGETS}
     for line in plan.readings:
@@ -56,7 +59,7 @@ def ingest(manifest: str | Path, *, populate: bool = True, progress: bool = Fals
         print(f"WARNING {line}", file=sys.stderr)
     with dj.conn().transaction:
         for attr, table, _, _ in _TARGETS:
-            table.insert(getattr(plan, attr), skip_duplicates=True)
+            table.insert(getattr(plan, attr), skip_duplicates=True, ignore_extra_fields=True)
     if populate:  # file imports only: model runs (mode 'trigger') are left to the pose workers
         sessions = [{"session": s["session"]} for s in plan.sessions]
         if sessions:

@@ -31,6 +31,80 @@ class Skeleton(dj.Manual):
 
 
 @schema
+class SkeletonRole(dj.Manual):
+    """One row: what one body-part role is in one skeleton.
+
+    ``spec`` is a keypoint (``"TTI"``), a list of keypoints (a set: a
+    distance to it is the minimum over the set), or ``{"centroid": [...]}``
+    / ``{"median": [...]}`` (one point made of several); stored as a
+    one-key object (``{"keypoint": "TTI"}``, ``{"set": [...]}``, ...) and
+    returned in the plain form by :func:`skeleton_roles`. ``resolved`` says
+    whether a user gave it or ingest read it from unambiguous names; both
+    are recorded in the provenance of what is scored with it.
+    """
+
+    definition = """
+    -> Skeleton
+    role : varchar(32)                  # nose, neck, left_ear, right_ear, tail_base, body_centre, or a user's name
+    ---
+    spec : json                         # {"keypoint": kp} | {"set": [...]} | {"centroid": [...]} | {"median": [...]}
+    resolved : varchar(8)               # 'given' (manifest, CLI) or 'auto' (unambiguous names)
+    """
+
+
+def skeleton_roles(skeleton: str) -> dict:
+    """role → spec of one skeleton (see :class:`SkeletonRole`)."""
+    return {r["role"]: decode_spec(r["spec"]) for r in (SkeletonRole & {"skeleton": skeleton}).to_dicts()}
+
+
+def encode_spec(spec) -> dict:
+    """A role spec as stored: always a one-key object (a bare JSON string does not survive every backend)."""
+    if isinstance(spec, str):
+        return {"keypoint": spec}
+    if isinstance(spec, (list, tuple)):
+        return {"set": list(spec)}
+    return dict(spec)
+
+
+def decode_spec(stored: dict):
+    """The stored object back to ``"kp"``, ``["kp", ...]`` or ``{"centroid"|"median": [...]}``."""
+    (kind, value), = stored.items()
+    return value if kind in ("keypoint", "set") else {kind: value}
+
+
+def set_roles(skeleton: str, roles: dict) -> dict:
+    """Give roles to a skeleton (``ethojoint skeleton roles``); returns all its roles after.
+
+    Every role is validated against the skeleton's keypoints before anything
+    is written. A role it already has with another value is an error:
+    scored rows record the roles they used, so changing one means deleting
+    its SkeletonRole row (and re-scoring) on purpose.
+
+    Raises
+    ------
+    InputError
+        Unknown skeleton, bad role or keypoint, or a role already set differently.
+    """
+    from pipeline.roles import check_role
+
+    rows = (Skeleton & {"skeleton": skeleton}).to_dicts()
+    if not rows:
+        known = sorted(Skeleton.to_arrays("skeleton"))
+        raise InputError(f"skeleton {skeleton!r}", f"no such skeleton (known: {known})")
+    have = skeleton_roles(skeleton)
+    source = f"skeleton {skeleton!r}"
+    checked = {r: check_role(r, spec, rows[0]["keypoints"], source=source) for r, spec in roles.items()}
+    clash = {r: (have[r], v) for r, v in checked.items() if r in have and have[r] != v}
+    if clash:
+        raise InputError(source, "role(s) already set differently: " + ", ".join(
+            f"{r} is {old!r}, not {new!r}" for r, (old, new) in clash.items())
+            + "; delete the SkeletonRole row first to change it")
+    SkeletonRole.insert([{"skeleton": skeleton, "role": r, "spec": encode_spec(v), "resolved": "given"}
+                         for r, v in checked.items() if r not in have])
+    return skeleton_roles(skeleton)
+
+
+@schema
 class PoseEstimationTask(dj.Manual):
     """One row: how to obtain the poses of one recording from one source.
 

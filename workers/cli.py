@@ -140,8 +140,37 @@ def cmd_report(args) -> int:
 
     _activate(args)
     make_report(group_by=[g.strip() for g in args.group_by.split(",") if g.strip()],
-                behaviors=args.behavior or None, first_minutes=args.first_minutes, out=args.out)
+                behaviors=args.behavior or None, first_minutes=args.first_minutes, out=args.out,
+                rule_set=args.rule_set)
     return 0
+
+
+def cmd_skeleton(args) -> int:
+    """``skeleton roles NAME role=kp ...`` sets roles; ``skeleton show NAME`` prints keypoints and roles."""
+    from schemas import pose
+
+    _activate(args)
+    if args.action == "roles":
+        pose.set_roles(args.skeleton, dict(parse_role(a) for a in args.roles))
+    row = (pose.Skeleton & {"skeleton": args.skeleton}).to_dicts()
+    if not row:
+        raise SystemExit(f"error: no skeleton {args.skeleton!r}")
+    print(f"skeleton {args.skeleton}: keypoints {row[0]['keypoints']}")
+    for r in (pose.SkeletonRole & {"skeleton": args.skeleton}).to_dicts(order_by="role"):
+        print(f"  {r['role']:<12} {json.dumps(pose.decode_spec(r['spec']))}  ({r['resolved']})")
+    return 0
+
+
+def parse_role(text: str) -> tuple[str, object]:
+    """``tail_base=TTI`` | ``neck=Ear_L+Ear_R`` (centroid) | ``body=a,b,c`` (a set) → (role, spec)."""
+    from pipeline.errors import InputError
+
+    role, sep, value = text.partition("=")
+    if not sep or not role or not value:
+        raise InputError(text, "write ROLE=KEYPOINT, ROLE=A+B (their centroid) or ROLE=A,B,C (a set)")
+    if "+" in value:
+        return role, {"centroid": value.split("+")}
+    return role, value.split(",") if "," in value else value
 
 
 def cmd_qc(args) -> int:
@@ -230,9 +259,17 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="group table, tests, CSVs and plots of social behaviour")
     rep.add_argument("--group-by", default="sex,age_group", help="subject/session attributes, comma-separated")
     rep.add_argument("--behavior", action="append", help="restrict to a behaviour (repeatable)")
-    rep.add_argument("--first-minutes", type=int, default=None, help="only the first N minutes (60 s bins)")
+    rep.add_argument("--first-minutes", type=int, default=None,
+                     help="only the first N minutes of each recording's pose data (60 s bins)")
+    rep.add_argument("--rule-set", default=None, help="rule set name or id (default: the one named 'default')")
     rep.add_argument("--out", default=None, help="folder for CSVs and PNG plots")
     rep.set_defaults(func=cmd_report)
+
+    sk = sub.add_parser("skeleton", help="body-part roles of a skeleton: set them or show them")
+    sk.add_argument("action", choices=["roles", "show"])
+    sk.add_argument("skeleton")
+    sk.add_argument("roles", nargs="*", help="ROLE=KEYPOINT, ROLE=A+B (centroid) or ROLE=A,B,C (set)")
+    sk.set_defaults(func=cmd_skeleton)
 
     qc = sub.add_parser("qc", help="trajectory quality report of a session's pose estimations")
     qc.add_argument("session")

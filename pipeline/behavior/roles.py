@@ -1,8 +1,9 @@
 """Map a skeleton's keypoint names to the body-part roles the scorer needs.
 
-Roles: ``nose``, ``left_ear``, ``right_ear``, ``neck``, ``tail_base``. Names
-are matched case-insensitively after removing ``_``, ``-``, ``.`` and spaces,
-so ``Left_ear``, ``left-ear`` and ``leftear`` are the same name.
+Roles: ``nose``, ``left_ear``, ``right_ear``, ``neck``, ``tail_base``. Roles
+not given in a ``role_map`` come from the names only when they are
+unambiguous (:func:`pipeline.roles.auto_roles`); an ambiguous one is an
+error, never a guess.
 """
 
 from __future__ import annotations
@@ -13,34 +14,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..errors import InputError
+from ..roles import auto_roles
 
 ROLES = ("nose", "left_ear", "right_ear", "neck", "tail_base")
-
-# role -> (preferred synonyms, fallbacks used only when no preferred name exists);
-# within each group the earlier synonym wins.
-SYNONYMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "nose": (("nose", "snout", "nosetip"), ("head",)),
-    "left_ear": (("leftear", "earleft", "earl"), ()),
-    "right_ear": (("rightear", "earright", "earr"), ()),
-    "neck": (("neck", "spine1", "nape"), ("thorax",)),
-    "tail_base": (("tailbase", "baseoftail", "tailroot", "tail0", "tailstart"), ("abdomen",)),
-}
 
 Resolution = dict  # role -> keypoint name, ("midpoint", a, b) for neck, or None
 
 
 def _norm(name: str) -> str:
     return re.sub(r"[\s_\-.]+", "", str(name)).lower()
-
-
-def _find(keypoints: Sequence[str], names: tuple[str, ...]) -> str | None:
-    by_norm: dict[str, str] = {}
-    for k in keypoints:
-        by_norm.setdefault(_norm(k), k)
-    for n in names:
-        if n in by_norm:
-            return by_norm[n]
-    return None
 
 
 def resolve_roles(keypoints: Sequence[str], role_map: Mapping | None = None, *,
@@ -79,26 +61,10 @@ def resolve_roles(keypoints: Sequence[str], role_map: Mapping | None = None, *,
     ('midpoint', 'ear_left', 'ear_right')
     """
     keypoints = [str(k) for k in keypoints]
-    role_map = dict(role_map or {})
-    known = set(keypoints)
-    for role, kp in role_map.items():
-        if role not in ROLES:
-            raise InputError(source, f"role_map names unknown role {role!r}; roles are {list(ROLES)}")
-        parts = kp[1:] if isinstance(kp, (tuple, list)) else ([] if kp is None else [kp])
-        if isinstance(kp, (tuple, list)) and (role != "neck" or len(kp) != 3 or kp[0] != "midpoint"):
-            raise InputError(source, f"role_map[{role!r}] = {kp!r}: only neck may be ('midpoint', a, b)")
-        missing = [p for p in parts if p not in known]
-        if missing:
-            raise InputError(source, f"role_map[{role!r}] names keypoint(s) {missing} "
-                                     f"not in the skeleton {keypoints}")
-    out: Resolution = {}
-    for role in ROLES:
-        if role in role_map:
-            v = role_map[role]
-            out[role] = tuple(v) if isinstance(v, (tuple, list)) else v
-            continue
-        preferred, fallback = SYNONYMS[role]
-        out[role] = _find(keypoints, preferred) or _find(keypoints, fallback)
+    role_map = {r: _as_midpoint(v) for r, v in (role_map or {}).items()}
+    _check_role_map(role_map, keypoints, source)
+    auto, ambiguous = auto_roles(keypoints)
+    out: Resolution = {role: _role_value(role, role_map, auto, ambiguous, source) for role in ROLES}
     if out["neck"] is None and out["left_ear"] and out["right_ear"]:
         out["neck"] = ("midpoint", out["left_ear"], out["right_ear"])
     for role, why in (("nose", "nose"), ("tail_base", "tail base"), ("neck", "neck (or both ears)")):
@@ -106,6 +72,36 @@ def resolve_roles(keypoints: Sequence[str], role_map: Mapping | None = None, *,
             raise InputError(source, f"cannot find a {why} among the skeleton's keypoints "
                                      f"{keypoints}; pass role_map={{'{role}': ...}}")
     return out
+
+
+def _as_midpoint(value):
+    """A skeleton role ``{"centroid": [a, b]}`` is the scorer's ``("midpoint", a, b)``."""
+    if isinstance(value, Mapping) and list(value) == ["centroid"] and len(value["centroid"]) == 2:
+        return ("midpoint", *value["centroid"])
+    return tuple(value) if isinstance(value, (tuple, list)) else value
+
+
+def _check_role_map(role_map: dict, keypoints: list, source) -> None:
+    for role, kp in role_map.items():
+        if role not in ROLES:
+            raise InputError(source, f"role_map names unknown role {role!r}; roles are {list(ROLES)}")
+        parts = kp[1:] if isinstance(kp, tuple) else ([] if kp is None else [kp])
+        if isinstance(kp, tuple) and (role != "neck" or len(kp) != 3 or kp[0] != "midpoint"):
+            raise InputError(source, f"role_map[{role!r}] = {kp!r}: only neck may be ('midpoint', a, b)")
+        missing = [p for p in parts if p not in keypoints]
+        if missing:
+            raise InputError(source, f"role_map[{role!r}] names keypoint(s) {missing} "
+                                     f"not in the skeleton {keypoints}")
+
+
+def _role_value(role: str, role_map: dict, auto: dict, ambiguous: dict, source):
+    if role in role_map:
+        return role_map[role]
+    if role in ambiguous:
+        raise InputError(source, f"the keypoint names leave role {role!r} ambiguous (one of {ambiguous[role]}); "
+                                 f"set it for the skeleton (`ethojoint skeleton roles SKELETON {role}=KEYPOINT`) "
+                                 "or pass role_map")
+    return _as_midpoint(auto[role]) if role in auto else None
 
 
 def role_points(positions: np.ndarray, keypoints: Sequence[str], roles: Resolution, *,

@@ -158,7 +158,7 @@ def test_audit_of_a_pose_shows_the_video_checksum(clean, shared_data, tmp_path, 
                       "recordings": [{"camera": "top", "fps": 30, "video": str(folder / "minimal_top.mp4"),
                                       "pose": [{"source": "sleap",
                                                 "file": str(folder / "minimal_top_proofread.analysis.h5"),
-                                                "tracks": {track: "a1"}}]}]}]}))
+                                                "roles": {"tail_base": "TTI"}, "tracks": {track: "a1"}}]}]}]}))
     chain = upstream(pose.PoseEstimation(), {"session": "v1"})
     labels = [table_label(name).split(".", 1)[1] for name, _ in chain]
     assert labels.count("RecordingInfo") == 1

@@ -29,6 +29,10 @@ REAL_FILES = {
 }
 
 
+# the keypoint names of the Anipose rat skeleton leave the tail base open (TTI, Tail_0, Tail_1 ...)
+ROLES = {rel: {"tail_base": "TTI"} for rel in REAL_FILES if rel.startswith("anipose_")}
+
+
 def real_manifest(shared: Path) -> dict:
     """One session per real file; animals = one subject per file track (up to 2 mapped)."""
     from pipeline.io import read_pose
@@ -45,7 +49,7 @@ def real_manifest(shared: Path) -> dict:
         sessions.append({
             "session": f"real{n}", "datetime": f"2026-01-{n + 1:02d} 10:00:00", "animals": animals,
             "recordings": [{"camera": "cam", "fps": REAL_FILES[rel][3], "mm_per_px": 0.5,
-                            "pose": [{"source": "file", "file": str(shared / rel),
+                            "pose": [{"source": "file", "file": str(shared / rel), "roles": ROLES.get(rel, {}),
                                       "tracks": {t: f"a{n}_{j}" for j, t in enumerate(mapped)}}]}],
         })
     return {"subjects": subjects, "sessions": sessions}

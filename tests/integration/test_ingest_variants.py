@@ -163,3 +163,48 @@ def test_two_tracks_on_one_subject_names_both(clean, shared_data, tmp_path):
                tracks={"mouse_black_tail": "m1", "mouse_white_tail": "m1"})
     _expect_error(_two_mice(rec), tmp_path, "sessions[0].recordings[0].pose[0]", "testDLC_h5_table_madlc.h5",
                   "['mouse_black_tail', 'mouse_white_tail']", "subject 'm1'")
+
+
+def _rat(shared, **pose) -> dict:
+    """One real Anipose camera: a rat skeleton whose names leave the tail base open (TTI, Tail_0, Tail_1 ...)."""
+    folder = shared / "anipose_minimal_session/top"
+    rec = {"camera": "top", "fps": 30, "pose": [dict({"source": "sleap", "skeleton": "rat15",
+                                                      "file": str(folder / "minimal_top_proofread.analysis.h5"),
+                                                      "tracks": {"track_0": "m1"}}, **pose)]}
+    return _two_mice(rec, subjects=("m1",))
+
+
+def test_ambiguous_role_stops_ingest_and_lists_candidates(clean, shared_data, tmp_path):
+    _expect_error(_rat(shared_data), tmp_path, "sessions[0].recordings[0].pose[0].roles", "rat15",
+                  "tail_base: one of ['Tail_0', 'TTI', 'TailTip', 'Tail_1', 'Tail_2']",
+                  "ethojoint skeleton roles SKELETON tail_base=KEYPOINT")
+
+
+def test_roles_given_and_auto_are_stored_and_shown(clean, shared_data, tmp_path, capsys):
+    from schemas import pose
+    from schemas.ingest import ingest
+    from workers.cli import main
+
+    ingest(write_manifest(tmp_path, _rat(shared_data, roles={"tail_base": "TTI",
+                                                             "body": ["Trunk", "Shoulder_left", "Shoulder_right"]})))
+    roles = {r["role"]: (pose.decode_spec(r["spec"]), r["resolved"]) for r in pose.SkeletonRole.to_dicts()}
+    assert roles == {"tail_base": ("TTI", "given"), "body": (["Trunk", "Shoulder_left", "Shoulder_right"], "given"),
+                     "nose": ("Nose", "auto"), "neck": ("Neck", "auto"), "left_ear": ("Ear_L", "auto"),
+                     "right_ear": ("Ear_R", "auto")}
+    assert "skeleton 'rat15' roles: body=" in capsys.readouterr().out
+    assert main(["skeleton", "roles", "rat15", "body_centre=Shoulder_left+Shoulder_right"]) == 0
+    out = capsys.readouterr().out
+    assert 'body_centre  {"centroid": ["Shoulder_left", "Shoulder_right"]}  (given)' in out
+    assert 'tail_base    "TTI"  (given)' in out and 'nose         "Nose"  (auto)' in out
+    before = len(pose.SkeletonRole())
+    for args, needle in ((["tail_base=Tail_0"], "tail_base is 'TTI', not 'Tail_0'"),
+                         (["tail_bsae=TTI"], "did you mean 'tail_base'"),
+                         (["snout=Nose", "ears=Ear_L+Nope"], "keypoint(s) ['Nope']")):
+        assert main(["skeleton", "roles", "rat15", *args]) == 2
+        assert needle in capsys.readouterr().err
+    assert len(pose.SkeletonRole()) == before  # nothing written by a refused call
+
+
+def test_manifest_role_with_unknown_keypoint_writes_nothing(clean, shared_data, tmp_path):
+    _expect_error(_rat(shared_data, roles={"tail_base": "Tail_base"}), tmp_path, "pose[0].roles",
+                  "role 'tail_base' names keypoint(s) ['Tail_base'] that the skeleton lacks")

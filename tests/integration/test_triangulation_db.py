@@ -24,7 +24,8 @@ def anipose_manifest(shared_data) -> dict:
         edges = [[a.decode(), b.decode()] for a, b in f["edge_names"][:]]
     return {
         "subjects": [{"subject": "rat1", "sex": "M", "age_group": "adult"}],
-        "skeletons": [{"skeleton": "rat15", "keypoints": keypoints, "edges": edges}],
+        "skeletons": [{"skeleton": "rat15", "keypoints": keypoints, "edges": edges,
+                       "roles": {"tail_base": "TTI"}}],  # the names leave it open: TTI, Tail_0, ...
         "sessions": [{"session": "minimal", "datetime": "2022-02-24 13:52:00", "animals": [{"subject": "rat1"}],
                       "recordings": [{"camera": cam, "fps": 30, "pose": [
                           {"source": "sleap", "skeleton": "rat15",
