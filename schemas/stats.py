@@ -11,6 +11,9 @@ from pipeline.stats import animals_from_pairs
 from . import behavior, session
 
 MEASURES = ("bout_count", "total_duration_s", "latency_s")
+COVERAGE = ("covered_s", "scorable_s")  # seconds of pose data, and of it the seconds that could be scored
+AGGREGATION = {"bout_count": "sum", "total_duration_s": "sum", "latency_s": "min", "covered_s": "max",
+               "scorable_s": "sum"}
 RECORDING = ("session", "camera", "pose_source")  # one scored recording (with the rule set)
 
 
@@ -28,19 +31,20 @@ def _pair_rows(rule_set: str | None, first_minutes: int | None, behaviors) -> pd
     With ``first_minutes``, sums of the first N time bins (latency from the
     recording's start); otherwise the whole-recording summary.
     """
-    restriction = {"rule_set": rule_set or default_rule_set()}
+    restriction = {"rule_set": resolve_rule_set(rule_set)}
     if first_minutes:
-        bins = (behavior.SocialBouts.TimeBin & restriction & f"time_bin < {int(first_minutes)}")
-        df = bins.to_pandas().reset_index()
+        bins = (behavior.SocialBouts.TimeBin & restriction & first_bins(restriction["rule_set"], first_minutes))
+        df = _with_scorable_s(bins.to_pandas().reset_index())
         df["latency_abs"] = df["bin_start_s"] + df["latency_s"]
         df = (df.groupby([*RECORDING, "behavior", "agent", "target"], as_index=False)
                 .agg(bout_count=("bout_count", "sum"), total_duration_s=("total_duration_s", "sum"),
-                     latency_s=("latency_abs", "min")))
+                     latency_s=("latency_abs", "min"), covered_s=("covered_s", "sum"),
+                     scorable_s=("scorable_s", "sum")))
         mutual = set((behavior.SocialBouts.Summary & restriction & "mutual").to_pandas().reset_index()["behavior"])
         df["mutual"] = df["behavior"].isin(mutual)
     else:
-        df = (behavior.SocialBouts.Summary & restriction).to_pandas().reset_index()
-    df = df[[*RECORDING, "behavior", "agent", "target", "mutual", *MEASURES]]
+        df = _with_scorable_s((behavior.SocialBouts.Summary & restriction).to_pandas().reset_index())
+    df = df[[*RECORDING, "behavior", "agent", "target", "mutual", *MEASURES, *COVERAGE]]
     df = df.astype({"mutual": bool})
     if behaviors:
         df = df[df["behavior"].isin(behaviors)]
@@ -55,7 +59,7 @@ def per_pair(*, rule_set: str | None = None, first_minutes: int | None = None, b
     The agent's attributes are joined as they are, the target's with the
     prefix ``target_``. For statistics over animals use :func:`per_animal`.
     """
-    pairs = _pair_rows(rule_set, first_minutes, behaviors)
+    pairs = no_data_as_missing(_pair_rows(rule_set, first_minutes, behaviors))
     attrs = _agents()
     targets = attrs.rename(columns={c: f"target_{c}" for c in attrs.columns if c != "session"})
     targets = targets.rename(columns={"target_agent": "target"})
@@ -82,9 +86,48 @@ def per_animal(*, rule_set: str | None = None, first_minutes: int | None = None,
         rule set (it would count twice).
     """
     pairs = _pair_rows(rule_set, first_minutes, behaviors)
-    animals = animals_from_pairs(pairs, keys=[*RECORDING, "behavior"])
+    animals = no_data_as_missing(animals_from_pairs(pairs, keys=[*RECORDING, "behavior"], aggregation=AGGREGATION))
     _check_one_recording(animals)
     return animals.merge(_agents(), on=["session", "agent"], how="inner")
+
+
+def first_bins(rule_set: str, first_minutes: int) -> str:
+    """Restriction to the time bins that make up the first ``first_minutes`` of a rule set's bins.
+
+    Raises
+    ------
+    InputError
+        The minutes are not a whole number of the rule set's bins, or run
+        past its last bin.
+    """
+    params = (behavior.SocialRuleSet & {"rule_set": rule_set}).fetch1("params")
+    bin_s, n_bins = float(params["bin_s"]), int(params["n_bins"])
+    count = first_minutes * 60.0 / bin_s
+    if abs(count - round(count)) > 1e-9 or round(count) > n_bins or count <= 0:
+        raise InputError("--first-minutes", f"{first_minutes} min is not a whole number of this rule set's "
+                                            f"{n_bins} bins of {bin_s:g} s")
+    return f"time_bin < {int(round(count))}"
+
+
+def _with_scorable_s(df: pd.DataFrame) -> pd.DataFrame:
+    """Add ``scorable_s`` = covered seconds × scorable fraction (0 where nothing was scorable)."""
+    df = df.copy()
+    df["scorable_s"] = (pd.to_numeric(df["covered_s"]) * pd.to_numeric(df["scorable_fraction"])).fillna(0.0)
+    return df
+
+
+def no_data_as_missing(df: pd.DataFrame) -> pd.DataFrame:
+    """Measures become NaN ("no data") where not one second could be scored, so 0 bouts means 0 bouts.
+
+    A recording whose pose data starts after the report's window, or whose
+    animals were never both tracked in it, has no measure there; it is left
+    out of n instead of counting as an animal with no contact.
+    """
+    df = df.copy()
+    empty = pd.to_numeric(df["scorable_s"]) <= 0
+    df.loc[empty, list(MEASURES)] = float("nan")
+    df["no_data"] = empty
+    return df
 
 
 def _check_one_recording(rows: pd.DataFrame, by=("session", "agent")) -> None:
@@ -120,9 +163,9 @@ def per_session(*, rule_set=None, first_minutes=None, behaviors=None, group_by=(
     InputError
         A session with more than one scored recording under the rule set.
     """
-    restriction = {"rule_set": rule_set or default_rule_set()}
+    restriction = {"rule_set": resolve_rule_set(rule_set)}
     if first_minutes:
-        source = behavior.SocialBouts.TimeBin & restriction & f"time_bin < {int(first_minutes)}"
+        source = behavior.SocialBouts.TimeBin & restriction & first_bins(restriction["rule_set"], first_minutes)
         latency = "min(bin_start_s + latency_s)"
     else:
         source = behavior.SocialBouts.Summary & restriction
@@ -148,7 +191,34 @@ def _same(values):
 
 
 def default_rule_set() -> str:
-    return (behavior.SocialRuleSet & {"rule_set_name": "default"}).fetch1("rule_set")
+    return resolve_rule_set(None)
+
+
+def resolve_rule_set(rule_set: str | None) -> str:
+    """The id of a rule set given by id or name (None = the one named 'default').
+
+    Raises
+    ------
+    InputError
+        No rule set, or several, has that id or name.
+    """
+    name = rule_set or "default"
+    rows = (behavior.SocialRuleSet & [{"rule_set": name}, {"rule_set_name": name}]).to_dicts()
+    if len(rows) != 1:
+        known = sorted(behavior.SocialRuleSet.to_arrays("rule_set_name"))
+        how = "no rule set has" if not rows else f"{len(rows)} rule sets have"
+        raise InputError("rule set", f"{how} the id or name {name!r}; known names: {known}; "
+                                     "give --rule-set with an id")
+    return rows[0]["rule_set"]
+
+
+def coverage(rule_set: str | None = None) -> pd.DataFrame:
+    """Per scored recording: first covered video frame, covered seconds and frames of the pose data."""
+    scored = behavior.SocialBouts & {"rule_set": resolve_rule_set(rule_set)}
+    df = scored.proj("n_frames", "frame_offset", "fps").to_pandas().reset_index()
+    df["covered_s"] = df["n_frames"] / df["fps"]
+    df["first_covered_s"] = df["frame_offset"] / df["fps"]
+    return df
 
 
 def counts_by_group(group_by=("sex", "age_group")) -> pd.DataFrame:

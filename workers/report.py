@@ -13,10 +13,16 @@ def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=
     from pipeline.stats import group_table, group_tests
     from schemas import behavior, stats
 
+    rule_set = stats.resolve_rule_set(rule_set)
+    name = (behavior.SocialRuleSet & {"rule_set": rule_set}).fetch1("rule_set_name")
     animals = stats.per_animal(rule_set=rule_set, first_minutes=first_minutes, behaviors=behaviors)
     if animals.empty:
-        raise SystemExit("nothing scored yet: run `ethojoint populate behavior.SocialBouts`")
-    window = f"first {first_minutes} min" if first_minutes else "whole recording"
+        raise SystemExit(f"nothing scored with rule set {name!r} yet: run `ethojoint populate behavior.SocialBouts`")
+    window = (f"first {first_minutes} min of each recording's pose data" if first_minutes
+              else "whole pose data of each recording")
+    print(f"Rule set {name!r} ({rule_set}). Times count from each recording's first covered frame; "
+          "latency = time from there to the first bout.")
+    print_coverage(stats.coverage(rule_set), animals)
     tables = [group_table(animals, group_by=group_by, value=v).assign(measure=v, per="animal")
               for v in stats.MEASURES]
     table = pd.concat(tables, ignore_index=True)
@@ -42,12 +48,26 @@ def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=
         for v in stats.MEASURES:
             plots.group_plot(animals, out / f"group_{v}.png", group_by=group_by, value=v,
                              title=f"{plots.UNITS[v]} per animal, {window}")
-        first = behavior.SocialBouts.to_dicts(limit=1)
+        first = (behavior.SocialBouts & {"rule_set": rule_set}).to_dicts(limit=1)
         if first:
             key = {k: first[0][k] for k in behavior.SocialBouts.primary_key}
             bouts = (behavior.SocialBouts.Bout & key).to_pandas().reset_index()
             plots.ethogram(bouts, out / f"ethogram_{key['session']}.png",
                            duration_s=first[0]["n_frames"] / first[0]["fps"],
-                           title=f"session {key['session']} ({first[0]['units']} rules)")
+                           title=f"session {key['session']}, rule set {name!r} ({first[0]['units']})")
         print(f"\nwrote CSVs and plots to {out}")
     return table
+
+
+def print_coverage(recordings: pd.DataFrame, animals: pd.DataFrame) -> None:
+    """How much pose data there is, and which animals have none in the window (not the same as 0 bouts)."""
+    covered = recordings["covered_s"]
+    late = recordings[recordings["frame_offset"] > 0]
+    print(f"Pose data: {len(recordings)} recording(s), {covered.min():.1f}-{covered.max():.1f} s each"
+          + (f"; {len(late)} start(s) after video frame 0 (first at {late['first_covered_s'].min():.1f} s)"
+             if len(late) else ""))
+    missing = animals[animals["no_data"]]
+    if len(missing):
+        pairs = sorted({f"{r.session}/{r.agent}" for r in missing.itertuples()})
+        print(f"NO DATA (left out of n, not counted as 0 bouts) for {len(pairs)} animal(s) in this window: "
+              + ", ".join(pairs[:10]) + (" ..." if len(pairs) > 10 else ""))
