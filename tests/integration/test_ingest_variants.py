@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from pipeline.behavior import RuleSet
+from pipeline.errors import InputError
 from tests.integration.conftest import row_counts
 from tests.integration.test_ingest import _expect_error, write_manifest
 from tests.unit.test_io_variants import cut_slp, xy_only_copy
@@ -208,3 +209,38 @@ def test_roles_given_and_auto_are_stored_and_shown(clean, shared_data, tmp_path,
 def test_manifest_role_with_unknown_keypoint_writes_nothing(clean, shared_data, tmp_path):
     _expect_error(_rat(shared_data, roles={"tail_base": "Tail_base"}), tmp_path, "pose[0].roles",
                   "role 'tail_base' names keypoint(s) ['Tail_base'] that the skeleton lacks")
+
+
+def test_no_data_is_not_zero_bouts(clean, shared_data, tmp_path, capsys):
+    """Two fly fragments that never coexist (tracks 3 and 4) have no scorable frame: 'no data', out of n."""
+    from schemas import behavior, stats
+    from schemas.ingest import ingest
+    from workers.report import make_report
+
+    slp = str(shared_data / "sleap_flies/centered_pair_predictions.slp")
+    sessions, subjects = [], []
+    for n, tracks in enumerate((("1", "2"), ("3", "4"))):
+        ids = [f"f{n}{t}" for t in tracks]
+        subjects += [{"subject": s, "sex": "FM"[i], "age_group": "adult"} for i, s in enumerate(ids)]
+        sessions.append({"session": f"fly{n}", "datetime": f"2026-05-0{n + 1} 10:00:00",
+                         "animals": [{"subject": s} for s in ids],
+                         "recordings": [{"camera": "top", "fps": 15, "pose": [
+                             {"source": "sleap", "file": slp, "tracks": dict(zip(tracks, ids))}]}]})
+    ingest(write_manifest(tmp_path, {"subjects": subjects, "sessions": sessions}))
+    rs = behavior.SocialRuleSet.add("flies", RuleSet(units="px", thresholds={
+        "nose2nose": 20, "nose2anogenital": 20, "nose2neck": 20, "nose2left_ear": 15, "nose2right_ear": 15}),
+        bin_s=30.0, n_bins=2)
+    behavior.SocialBouts.populate({"rule_set": rs})
+    body = ["nose2nose", "nose2anogenital", "nose2neck"]  # flies have no ears: those are 'no data' everywhere
+    animals = stats.per_animal(rule_set="flies").set_index(["session", "agent", "behavior"])
+    empty = animals.loc["fly1"]
+    assert empty["no_data"].all() and empty["bout_count"].isna().all()
+    full = animals.loc["fly0"].loc[(slice(None), body), :]
+    assert len(full) == 6 and not full["no_data"].any() and full["bout_count"].notna().all()
+    assert animals.loc["fly0"].loc[(slice(None), "nose2left_ear"), "no_data"].all()
+    capsys.readouterr()
+    make_report(group_by=["sex"], rule_set="flies", first_minutes=1, behaviors=body)
+    out = capsys.readouterr().out
+    assert "Rule set 'flies'" in out and "NO DATA (left out of n, not counted as 0 bouts) for 2 animal(s)" in out
+    with pytest.raises(InputError, match="not a whole number of this rule set's 2 bins of 30 s"):
+        stats.per_animal(rule_set="flies", first_minutes=2)
