@@ -37,7 +37,7 @@ import csv
 import re
 import warnings
 from dataclasses import replace
-from itertools import islice
+from itertools import islice, takewhile
 from pathlib import Path
 
 import numpy as np
@@ -153,25 +153,33 @@ def place_frames(pose: PoseData, frames: np.ndarray | None, path) -> PoseData:
 
 
 def _read_csv(path: Path):
+    """A DLC CSV: 3 or 4 header rows, then one row per frame (or labelled image).
+
+    The index is the first column, or, as DeepLabCut 2.3+ writes labelled
+    data, the first three (``labeled-data, video, img0050.png``), which the
+    header rows leave empty.
+    """
     import pandas as pd
 
     try:
         with open(path, newline="") as f:
-            first = [row[0] if row else "" for row in islice(csv.reader(f), 4)]
+            head = list(islice(csv.reader(f), 4))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise InputError(path, f"cannot read CSV: {e}") from e
+    first = [row[0] if row else "" for row in head]
     levels = list(_LEVELS) if first[1:2] == ["individuals"] else [lv for lv in _LEVELS if lv != "individuals"]
     if first[: len(levels)] != levels:
         raise InputError(path, f"not a DeepLabCut CSV: header rows start {first[:len(levels)]}, expected {levels}")
+    n_index = 1 + len(list(takewhile(lambda cell: cell == "", head[0][1:])))
     try:
         # no index_col: a first data row like "0,,,," would become the index name; round_trip: exact floats
         df = pd.read_csv(path, header=list(range(len(levels))), float_precision="round_trip")
-        df = df.set_index(df.columns[0])
+        df = df.set_index(list(df.columns[:n_index]))
     except Exception as e:
         raise InputError(path, f"cannot parse DeepLabCut CSV: {type(e).__name__}: {e}") from e
-    df.index.name = None
+    df.index.names = [None] * n_index
     df.columns = pd.MultiIndex.from_tuples(df.columns, names=levels)
-    _check_last_row(path, n_fields=df.shape[1] + 1)
+    _check_last_row(path, n_fields=df.shape[1] + n_index)
     return df
 
 

@@ -117,3 +117,19 @@ def test_sparse_slp_is_stored_from_its_first_frame(shared_data, tmp_path):
     full = read_pose(shared_data / "sleap_flies/clip.slp", fps=25)
     np.testing.assert_array_equal(pose.positions[::2], full.positions[1000:1200:2])
     assert np.isnan(pose.positions[1::2]).all()
+
+
+def test_labelled_data_csv_with_three_index_columns(shared_data, tmp_path):
+    """DeepLabCut 2.3+ writes CollectedData with the index split over three columns (folder, video, image)."""
+    src = shared_data / "dlc_openfield/project/labeled-data/m4s1/CollectedData_Pranav.csv"
+    lines = src.read_text().splitlines()
+    header = [row.replace(",", ",,,", 1) for row in lines[:3]]  # scorer,,,Pranav,...
+    body = [row.replace("/", ",", 2) for row in lines[3:]]  # labeled-data/m4s1/img0000.png -> 3 columns
+    out = tmp_path / "CollectedData_new.csv"
+    out.write_text("\n".join(header + body) + "\n")
+    assert out.read_text().splitlines()[3].startswith("labeled-data,m4s1,img0000.png,")
+    old = read_pose(src, fps=30)
+    new = read_pose(out, fps=30)
+    assert new.positions.shape == old.positions.shape == (116, 1, 4, 2)
+    np.testing.assert_array_equal(new.positions, old.positions)
+    assert new.reading["labelled_frames"] == 116 and new.frame_offset == old.frame_offset == 0
