@@ -38,6 +38,18 @@ def test_xy_only_zero_points_are_missing_on_the_row(clean, shared_data, tmp_path
     assert "700 point(s) at (0, 0) turned missing" in capsys.readouterr().out
 
 
+def test_3d_zero_points_are_missing_on_the_row(clean, shared_data, tmp_path):
+    from schemas import pose
+    from schemas.ingest import ingest
+
+    rec = {"camera": "3d", "fps": 30, "pose": [{"source": "dlc3d", "tracks": {"individual_0": "m1"},
+                                                "file": str(shared_data / "amadeus_maushaus3d/keypoints_3d_short.h5")}]}
+    ingest(write_manifest(tmp_path, _two_mice(rec, subjects=("m1",))))
+    row = pose.PoseEstimation.fetch1()
+    assert (row["zero_points_missing"], row["space_units"], row["n_frames"]) == (5173, "mm", 1000)
+    assert not (np.asarray(row["positions"]) == 0).all(axis=-1).any()
+
+
 def test_zero_is_valid_is_stored_and_compared(clean, shared_data, tmp_path):
     from schemas import pose
     from schemas.ingest import ingest
