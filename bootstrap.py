@@ -55,7 +55,8 @@ if list(found) != [WANTED] or int(found[WANTED].split(".")[0]) >= 5:
         subprocess.run(pip + ["uninstall", "-y", *found], check=True)
     subprocess.run(pip + ["install", "--force-reinstall", "--no-deps", SPEC], check=True)
 import cv2
-print(f"cv2 {cv2.__version__} from {WANTED} {installed()[WANTED]} (the only OpenCV build; removed: {sorted(set(found) - {WANTED}) or 'none'})")
+removed = sorted(set(found) - {WANTED}) or "none"
+print(f"cv2 {cv2.__version__} from {WANTED} {installed()[WANTED]} (the only OpenCV build; removed: {removed})")
 """
 
 

@@ -144,8 +144,9 @@ class ModelTraining(dj.Computed):
                 str(result.device), engines.folder_checksum([root]), prov, str(work))
 
     def make_insert(self, key, root, subpaths, curve, best_epoch, duration_s, device, sha, prov, work):
-        self.insert1(dict(key, model=root, model_subpaths=subpaths, curve=provenance.jsonable(curve), best_epoch=best_epoch,
-                          duration_s=duration_s, device=device, weights_sha256=sha, provenance=prov))
+        self.insert1(dict(key, model=root, model_subpaths=subpaths, curve=provenance.jsonable(curve),
+                          best_epoch=best_epoch, duration_s=duration_s, device=device, weights_sha256=sha,
+                          provenance=prov))
         shutil.rmtree(work, ignore_errors=True)  # the store holds its own copy now
 
 

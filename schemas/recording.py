@@ -7,7 +7,7 @@ from pipeline.io.checksum import file_checksum
 from pipeline.paths import resolve
 from pipeline.video import probe_video
 
-from . import session
+from . import session  # noqa: F401  (named by the table definition "-> session.Session")
 from .config import data_roots
 
 schema = dj.Schema()

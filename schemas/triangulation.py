@@ -184,20 +184,23 @@ class Triangulation(dj.Computed):
         self.Camera.insert(dict(key, **r) for r in residuals)
 
 
+def _load_view(key, cam, subjects, *, source) -> tuple:
+    """One camera's 2D pose: (camera, pose row, positions, confidence, {subject: track index})."""
+    ck = {"session": key["session"], "camera": cam, "pose_source": key["pose_source"]}
+    row, positions, confidence = pose.load_pose(ck)
+    if row["space_units"] != "px" or positions.shape[-1] != 2:
+        raise InputError(source, f"camera {cam!r}: pose is not 2D pixels ({row['space_units']})")
+    tracks = {t["subject"]: t["individual_index"] for t in (pose.PoseEstimation.Individual & ck).to_dicts()}
+    if not tracks and row["n_individuals"] == 1 and len(subjects) == 1:
+        tracks = {subjects[0]["subject"]: 0}  # one animal, one unnamed track
+    return cam, row, positions, confidence, tracks
+
+
 def gather_views(key, cameras, *, source) -> tuple[np.ndarray, np.ndarray, dict]:
     """Stack each camera's 2D poses as (camera, time, individual, keypoint, 2), individuals = subjects."""
     subjects = sorted((session.Session.Animal & {"session": key["session"]}).to_dicts(),
                       key=lambda r: r["subject"])
-    views = []
-    for cam in cameras:
-        ck = {"session": key["session"], "camera": cam, "pose_source": key["pose_source"]}
-        row, positions, confidence = pose.load_pose(ck)
-        if row["space_units"] != "px" or positions.shape[-1] != 2:
-            raise InputError(source, f"camera {cam!r}: pose is not 2D pixels ({row['space_units']})")
-        tracks = {t["subject"]: t["individual_index"] for t in (pose.PoseEstimation.Individual & ck).to_dicts()}
-        if not tracks and row["n_individuals"] == 1 and len(subjects) == 1:
-            tracks = {subjects[0]["subject"]: 0}  # one animal, one unnamed track
-        views.append((cam, row, positions, confidence, tracks))
+    views = [_load_view(key, cam, subjects, source=source) for cam in cameras]
     keypoints = views[0][1]["keypoints"]
     fps = {float(v[1]["fps"]) for v in views}
     for cam, row, *_ in views:

@@ -73,6 +73,36 @@ class SideBySideRule:
     max_angle_deg: float = 30.0
 
 
+def _full_thresholds(thresholds: Mapping | None, units: str) -> dict:
+    """Every contact behaviour's threshold (float), mm defaults filling the gaps.
+
+    Raises ValueError for unknown behaviours and, in px, for any missing one.
+    """
+    given = dict(thresholds or {})
+    unknown = set(given) - set(CONTACTS)
+    if unknown:
+        raise ValueError(f"thresholds for unknown behaviour(s) {sorted(unknown)}; known: {CONTACTS}")
+    if units == "px":
+        missing = [b for b in CONTACTS if b not in given]
+        if missing:
+            raise ValueError(f"a px rule set must give every threshold; missing {missing} "
+                             "(RuleSet().to_px(mm_per_px) converts the mm defaults)")
+    return {b: float(given.get(b, DEFAULT_THRESHOLDS_MM[b])) for b in CONTACTS}
+
+
+def _optional_rule(name: str, cls: type, value, units: str):
+    """An optional rule given as ``cls``, mapping, True (mm defaults) or None -> ``cls`` instance or None."""
+    if value is True:
+        if units != "mm":
+            raise ValueError(f"{name}=True takes mm defaults; give a {cls.__name__} in px")
+        return cls()
+    if isinstance(value, Mapping):
+        return cls(**value)
+    if value is not None and not isinstance(value, cls):
+        raise ValueError(f"{name} must be a {cls.__name__}, True or None, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class RuleSet:
     """Thresholds for scoring social behaviour; JSON-able via :meth:`to_dict`.
@@ -130,28 +160,9 @@ class RuleSet:
     def __post_init__(self):
         if self.units not in UNITS:
             raise ValueError(f"units must be one of {UNITS}, got {self.units!r}")
-        given = dict(self.thresholds or {})
-        unknown = set(given) - set(CONTACTS)
-        if unknown:
-            raise ValueError(f"thresholds for unknown behaviour(s) {sorted(unknown)}; known: {CONTACTS}")
-        if self.units == "px":
-            missing = [b for b in CONTACTS if b not in given]
-            if missing:
-                raise ValueError(f"a px rule set must give every threshold; missing {missing} "
-                                 "(RuleSet().to_px(mm_per_px) converts the mm defaults)")
-        th = {b: float(given.get(b, DEFAULT_THRESHOLDS_MM[b])) for b in CONTACTS}
-        object.__setattr__(self, "thresholds", th)
+        object.__setattr__(self, "thresholds", _full_thresholds(self.thresholds, self.units))
         for name, cls in (("following", FollowingRule), ("side_by_side", SideBySideRule)):
-            v = getattr(self, name)
-            if v is True:
-                if self.units != "mm":
-                    raise ValueError(f"{name}=True takes mm defaults; give a {cls.__name__} in px")
-                v = cls()
-            elif isinstance(v, Mapping):
-                v = cls(**v)
-            elif v is not None and not isinstance(v, cls):
-                raise ValueError(f"{name} must be a {cls.__name__}, True or None, got {v!r}")
-            object.__setattr__(self, name, v)
+            object.__setattr__(self, name, _optional_rule(name, cls, getattr(self, name), self.units))
         for k, least in (("head_angle_deg", 0), ("min_bout_s", 0), ("max_gap_s", 0), ("smooth_s", 0),
                          ("release_factor", 1)):
             if not float(getattr(self, k)) >= least:

@@ -234,27 +234,42 @@ def check_cameras(cameras: Sequence[Camera], *, source: str | Path,
     if dupes:
         raise InputError(source, f"camera name(s) {dupes} appear more than once")
     for cam in cameras:
-        for field in ("matrix", "distortion", "rotation", "translation"):
-            if not np.all(np.isfinite(getattr(cam, field))):
-                raise InputError(source, f"camera {cam.name!r} has non-finite {field} values")
+        _check_finite(cam, source)
     for i, a in enumerate(cameras):
         for b in cameras[i + 1:]:
-            ext = _same(a.rotation, b.rotation) and _same(a.translation, b.translation)
-            intr = _same(a.matrix, b.matrix) and _same(a.distortion, b.distortion)
-            if ext or intr:
-                what = ("extrinsics and intrinsics" if ext and intr
-                        else "extrinsics" if ext else "intrinsics")
-                pair = sorted([a.name, b.name])
-                raise InputError(source, f"cameras {pair[0]!r} and {pair[1]!r} have identical {what} "
-                                         "(one is a copy of the other); recalibrate or leave one out")
+            _check_not_copies(a, b, source)
     if errors_px is not None and max_error_px is not None:
-        for name in names:
-            err = errors_px.get(name)
-            if err is None:
-                continue
-            if not np.isfinite(err) or err > max_error_px:
-                raise InputError(source, f"camera {name!r} has reprojection error {float(err):.3f} px, "
-                                         f"above the limit of {float(max_error_px):.3f} px")
+        _check_errors(names, errors_px, max_error_px, source)
+
+
+def _check_finite(cam: Camera, source) -> None:
+    """Raise InputError when any of the camera's parameters is not finite."""
+    for field in ("matrix", "distortion", "rotation", "translation"):
+        if not np.all(np.isfinite(getattr(cam, field))):
+            raise InputError(source, f"camera {cam.name!r} has non-finite {field} values")
+
+
+def _check_not_copies(a: Camera, b: Camera, source) -> None:
+    """Raise InputError when two cameras share their extrinsics or intrinsics."""
+    ext = _same(a.rotation, b.rotation) and _same(a.translation, b.translation)
+    intr = _same(a.matrix, b.matrix) and _same(a.distortion, b.distortion)
+    if ext or intr:
+        what = ("extrinsics and intrinsics" if ext and intr
+                else "extrinsics" if ext else "intrinsics")
+        pair = sorted([a.name, b.name])
+        raise InputError(source, f"cameras {pair[0]!r} and {pair[1]!r} have identical {what} "
+                                 "(one is a copy of the other); recalibrate or leave one out")
+
+
+def _check_errors(names: Sequence[str], errors_px: Mapping[str, float], max_error_px: float, source) -> None:
+    """Raise InputError for the first named camera whose reprojection error is not finite or over the limit."""
+    for name in names:
+        err = errors_px.get(name)
+        if err is None:
+            continue
+        if not np.isfinite(err) or err > max_error_px:
+            raise InputError(source, f"camera {name!r} has reprojection error {float(err):.3f} px, "
+                                     f"above the limit of {float(max_error_px):.3f} px")
 
 
 # TOML I/O lives in its own module (it needs Camera); re-exported as part of this API.

@@ -208,7 +208,9 @@ def keypoint_metrics(predicted, truth, *, thresholds_px=(2.0, 5.0, 10.0), oks_si
         pairs = match_instances(pred[f], true[f])
         present_p = np.isfinite(pred[f]).all(-1).any(-1)
         present_t = visible[f].any(-1)
-        n_pred, n_truth, n_matched = n_pred + int(present_p.sum()), n_truth + int(present_t.sum()), n_matched + len(pairs)
+        n_pred += int(present_p.sum())
+        n_truth += int(present_t.sum())
+        n_matched += len(pairs)
         for p, t in pairs:
             errors[f, t] = np.linalg.norm(pred[f, p] - true[f, t], axis=-1)
             area = None if scales is None else float(scales[f, t]) ** 2

@@ -16,6 +16,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from pipeline.inference.metrics import keypoint_metrics
 from pipeline.io.sleap import _unique
 from pipeline.inference.frames import _open, resolve_frames
 from pipeline.pose import PoseData
+
+if TYPE_CHECKING:  # for linters and type checkers; at run time __getattr__ below imports them lazily
+    from pipeline.inference.sleap_train import TrainingResult, train_sleap
 
 __all__ = ["Prediction", "TrainingResult", "evaluate_sleap", "load_training_config", "model_checksum",
            "model_info", "predict_sleap", "train_sleap"]
@@ -154,6 +158,13 @@ def model_checksum(model_dirs) -> str:
     return hashlib.sha256(b"".join(sorted(per_model))).hexdigest()
 
 
+def _instance_points(inst, n_nodes: int) -> np.ndarray:
+    """An instance's (node, x/y/score) array; score NaN when it has no ``score`` (not a predicted instance)."""
+    if hasattr(inst, "score"):
+        return inst.numpy(scores=True)
+    return np.c_[inst.numpy(), np.full(n_nodes, np.nan)]
+
+
 def _labels_to_pose(labels, frame_indices, *, nodes, edges, fps, tracked: bool) -> PoseData:
     """Predicted ``sio.Labels`` -> PoseData on ``frame_indices`` (see module doc)."""
     row = {int(f): i for i, f in enumerate(frame_indices)}
@@ -176,8 +187,7 @@ def _labels_to_pose(labels, frame_indices, *, nodes, edges, fps, tracked: bool) 
                 j = column[id(inst.track)]
             else:
                 j, extra = extra, extra + 1
-            pts = inst.numpy(scores=True) if hasattr(inst, "score") else np.c_[inst.numpy(), np.full(len(order), np.nan)]
-            xys[t, j] = pts[order]
+            xys[t, j] = _instance_points(inst, len(order))[order]
     xys[~np.isfinite(xys[..., :2]).all(-1)] = np.nan  # no score for a missing point
     return PoseData(xys[..., :2], xys[..., 2], individuals=_unique(names), keypoints=tuple(nodes), fps=fps,
                     source_software="SLEAP", edges=tuple(edges))

@@ -68,11 +68,7 @@ def read_nwb(path: str | Path, *, fps: float | None = None) -> PoseData:
             warnings.simplefilter("ignore")
             with pynwb.NWBHDF5IO(str(path), mode="r") as io:
                 nwb = io.read()
-                found = _pose_estimations(nwb)
-                if not found:
-                    raise InputError(path, "no ndx-pose PoseEstimation in any processing module")
-                if all(_n_frames(pe) == 0 for _, pe in found):
-                    raise InputError(path, "file has zero frames")
+                found = _nonempty_pose_estimations(nwb, path)
                 datasets, nodes, edges = [], None, ()
                 for module, pe in found:
                     ds = load_poses.from_nwb_file(nwb, processing_module_key=module, pose_estimation_key=pe.name)
@@ -96,6 +92,16 @@ def read_nwb(path: str | Path, *, fps: float | None = None) -> PoseData:
     return _pose_from_dataset(
         ds, path, edges=edges, source_software=str(ds.attrs.get("source_software") or "NWB")
     )
+
+
+def _nonempty_pose_estimations(nwb, path: Path) -> list:
+    """:func:`_pose_estimations`, raising InputError when there is none or none has a frame."""
+    found = _pose_estimations(nwb)
+    if not found:
+        raise InputError(path, "no ndx-pose PoseEstimation in any processing module")
+    if all(_n_frames(pe) == 0 for _, pe in found):
+        raise InputError(path, "file has zero frames")
+    return found
 
 
 def _pose_estimations(nwb) -> list:

@@ -298,6 +298,32 @@ def correct_identities(pose: PoseData, *, max_individuals: int | None = None, mi
     c = centroids(pose)
     present = ~np.isnan(c).any(-1)
     n_t = pose.n_frames
+    m = _n_identities(present, max_individuals)
+    if min_gain is None:
+        min_gain = _default_min_gain(c)
+    src, exchanges = _assign_identities(c, present, m, n_tracks=pose.n_individuals, min_gain=min_gain,
+                                        min_confidence=min_confidence)
+    src, named, names = _name_identities(src, pose.individuals)
+    safe = np.maximum(src, 0)
+    tt = np.arange(n_t)[:, None]
+    positions = np.where((src >= 0)[..., None, None], pose.positions[tt, safe], np.nan)
+    confidence = np.where((src >= 0)[..., None], pose.confidence[tt, safe], np.nan)
+    out = dataclasses.replace(pose, positions=positions, confidence=confidence, individuals=tuple(names))
+    valid = src >= 0
+    switches = 0
+    for j in range(m):
+        s = src[valid[:, j], j]
+        switches += int((s[1:] != s[:-1]).sum())
+    report = {"n_input_tracks": pose.n_individuals, "n_identities": m, "source_track": src,
+              "switches": switches, "exchanges": exchanges,
+              "frames_changed": int((valid & (src != named)).any(1).sum()), "gate": None}
+    if max_jump is not None and np.isfinite(body_size(out)):
+        out, report["gate"] = reject_implausible(out, max_jump=max_jump, max_speed=max_speed)
+    return out, report
+
+
+def _n_identities(present: np.ndarray, max_individuals: int | None) -> int:
+    """``max_individuals``, or by default the most tracks present together in >= 10 % of the frames with any."""
     if max_individuals is None:
         n_present = np.bincount(present.sum(1), minlength=2)[1:]
         common = np.flatnonzero(n_present[::-1].cumsum()[::-1] >= 0.1 * max(n_present.sum(), 1))
@@ -306,16 +332,45 @@ def correct_identities(pose: PoseData, *, max_individuals: int | None = None, mi
         m = int(max_individuals)
     if m < 1:
         raise ValueError(f"max_individuals must be >= 1, got {m}")
+    return m
+
+
+def _default_min_gain(c: np.ndarray) -> float:
+    """5 median per-frame centroid steps (steps across a gap divided by its length); 0 without any step."""
+    last_c, gap = _last_known(c)
+    steps = (np.linalg.norm(c - last_c, axis=-1) / np.maximum(gap, 1))
+    steps = steps[np.isfinite(steps)]
+    return 5.0 * float(np.median(steps)) if steps.size else 0.0
+
+
+def _assign_identities(c: np.ndarray, present: np.ndarray, m: int, *, n_tracks: int, min_gain: float,
+                       min_confidence: float) -> tuple[np.ndarray, int]:
+    """Frame-by-frame assignment of tracks to ``m`` identities (see :func:`correct_identities`).
+
+    Parameters
+    ----------
+    c : ndarray, shape (time, track, space)
+        Track centroids.
+    present : ndarray of bool, shape (time, track)
+        Where a track has a centroid.
+    m : int
+        Number of identities.
+    n_tracks : int
+        Number of input tracks.
+    min_gain, min_confidence : float
+        The exchange test.
+
+    Returns
+    -------
+    (ndarray, int)
+        Source track per (time, identity), -1 = none; and the number of exchanges.
+    """
+    n_t = c.shape[0]
     finite = c[present]
     big = 10.0 * (float(np.ptp(finite, axis=0).max()) + 1.0) if finite.size else 1.0
-    if min_gain is None:
-        last_c, gap = _last_known(c)
-        steps = (np.linalg.norm(c - last_c, axis=-1) / np.maximum(gap, 1))
-        steps = steps[np.isfinite(steps)]
-        min_gain = 5.0 * float(np.median(steps)) if steps.size else 0.0
     src = np.full((n_t, m), -1)
-    identity_of = np.full(pose.n_individuals, -1)     # track -> identity it had last
-    last = np.full((m, pose.n_space), np.nan)
+    identity_of = np.full(n_tracks, -1)     # track -> identity it had last
+    last = np.full((m, c.shape[2]), np.nan)
     known = np.zeros(m, bool)
     exchanges = 0
     # Easy frames: same tracks as the frame before (all of them assigned) and too little movement
@@ -335,29 +390,12 @@ def correct_identities(pose: PoseData, *, max_individuals: int | None = None, mi
         pts = c[t, tracks]
         cost = np.where(known, np.sqrt(((pts[:, None, :] - last[None]) ** 2).sum(-1)), big)
         cost[:, ~known] += np.arange((~known).sum())  # deterministic: fill new identities in order
-        keep = identity_of[tracks].copy()            # continuity first
-        taken = np.zeros(m, bool)
-        for n, j in enumerate(keep.tolist()):
-            if j >= 0:
-                if taken[j]:
-                    keep[n] = -1
-                taken[j] = True
-        new = np.flatnonzero(keep < 0)
-        if len(new) and not taken.all():
-            free = np.flatnonzero(~taken)
-            r, j = linear_sum_assignment(cost[np.ix_(new, free)])
-            keep[new[r]] = free[j]
+        keep = _continued_assignment(cost, identity_of[tracks].copy())
+        exchanged = _exchange_assignment(cost, keep, min_gain=min_gain, min_confidence=min_confidence)
+        if exchanged is not None:
+            keep = exchanged
+            exchanges += 1
         ok = keep >= 0
-        if len(tracks) > 1 or not ok.all():
-            r, j = linear_sum_assignment(cost)
-            kept_cost = cost[ok, keep[ok]].sum()
-            best_cost = cost[r, j].sum()
-            if (len(r) == ok.sum() and (keep[r] != j).any() and kept_cost - best_cost >= min_gain
-                    and best_cost <= (1.0 - min_confidence) * kept_cost):
-                keep[:] = -1
-                keep[r] = j
-                exchanges += 1
-                ok = keep >= 0
         src[t, keep[ok]] = tracks[ok]
         identity_of[np.isin(identity_of, keep[ok])] = -1
         identity_of[tracks[ok]] = keep[ok]
@@ -365,31 +403,59 @@ def correct_identities(pose: PoseData, *, max_individuals: int | None = None, mi
         known[keep[ok]] = True
     if len(hard) and hard[-1] < n_t - 1:
         src[hard[-1] + 1:] = src[hard[-1]]
-    counts = np.stack([(src == i).sum(0) for i in range(pose.n_individuals)], axis=1)  # (identity, track)
+    return src, exchanges
+
+
+def _continued_assignment(cost: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Identity per track in one frame: the one it had (``keep``, -1 = none; modified), first come first served;
+    the other tracks take the nearest free identities (Hungarian on ``cost``, shape (track, identity))."""
+    taken = np.zeros(cost.shape[1], bool)
+    for n, j in enumerate(keep.tolist()):
+        if j >= 0:
+            if taken[j]:
+                keep[n] = -1
+            taken[j] = True
+    new = np.flatnonzero(keep < 0)
+    if len(new) and not taken.all():
+        free = np.flatnonzero(~taken)
+        r, j = linear_sum_assignment(cost[np.ix_(new, free)])
+        keep[new[r]] = free[j]
+    return keep
+
+
+def _exchange_assignment(cost: np.ndarray, keep: np.ndarray, *, min_gain: float,
+                         min_confidence: float) -> np.ndarray | None:
+    """The movement-minimising assignment when it is a clear exchange over ``keep``, else None."""
+    ok = keep >= 0
+    if not (len(keep) > 1 or not ok.all()):
+        return None
+    r, j = linear_sum_assignment(cost)
+    kept_cost = cost[ok, keep[ok]].sum()
+    best_cost = cost[r, j].sum()
+    if (len(r) == ok.sum() and (keep[r] != j).any() and kept_cost - best_cost >= min_gain
+            and best_cost <= (1.0 - min_confidence) * kept_cost):
+        best = np.full_like(keep, -1)
+        best[r] = j
+        return best
+    return None
+
+
+def _name_identities(src: np.ndarray, individuals) -> tuple[np.ndarray, np.ndarray, list]:
+    """Name each identity after the input track giving it most frames (one-to-one), else ``identity<j>``.
+
+    Returns ``src``, the named track per identity (-1 = none) and the names, reordered so that named
+    identities come first, in the order of ``individuals``.
+    """
+    m = src.shape[1]
+    counts = np.stack([(src == i).sum(0) for i in range(len(individuals))], axis=1)  # (identity, track)
     rows, cols = linear_sum_assignment(-counts)
     names = [f"identity{j}" for j in range(m)]
     named = np.full(m, -1)
     for j, i in zip(rows, cols):
         if counts[j, i] > 0:
-            names[j], named[j] = pose.individuals[i], i
+            names[j], named[j] = individuals[i], i
     for j in range(m):  # avoid clashes between generated and real names
         while names.count(names[j]) > 1:
             names[j] += "_"
-    order = np.argsort(np.where(named >= 0, named, pose.n_individuals + np.arange(m)), kind="stable")
-    src, named, names = src[:, order], named[order], [names[j] for j in order]  # input's order first
-    safe = np.maximum(src, 0)
-    tt = np.arange(n_t)[:, None]
-    positions = np.where((src >= 0)[..., None, None], pose.positions[tt, safe], np.nan)
-    confidence = np.where((src >= 0)[..., None], pose.confidence[tt, safe], np.nan)
-    out = dataclasses.replace(pose, positions=positions, confidence=confidence, individuals=tuple(names))
-    valid = src >= 0
-    switches = 0
-    for j in range(m):
-        s = src[valid[:, j], j]
-        switches += int((s[1:] != s[:-1]).sum())
-    report = {"n_input_tracks": pose.n_individuals, "n_identities": m, "source_track": src,
-              "switches": switches, "exchanges": exchanges,
-              "frames_changed": int((valid & (src != named)).any(1).sum()), "gate": None}
-    if max_jump is not None and np.isfinite(body_size(out)):
-        out, report["gate"] = reject_implausible(out, max_jump=max_jump, max_speed=max_speed)
-    return out, report
+    order = np.argsort(np.where(named >= 0, named, len(individuals) + np.arange(m)), kind="stable")
+    return src[:, order], named[order], [names[j] for j in order]  # input's order first

@@ -206,19 +206,7 @@ def run_motion(*, n_frames, fps, radius, scale, init, turn_noise, speed_pref, pl
                 K[a] = _kp(X[a], Y[a], TH[a], B[a], S[a])
                 _resolve(K, X, Y, CLEAR_NEAR, 0.8 if a == 0 else 0.2, lim)
             else:
-                if st["dock"] is None:  # first scripted frame: the agent's pose in the target's frame
-                    c, s_ = cos(ref), sin(ref)
-                    dx, dy = K[a][0] - px, K[a][1] - py
-                    st["dock"] = (dx * c + dy * s_, -dx * s_ + dy * c, TH[a] + B[a] - ref, B[a])
-                rx, ry, head, bend = _scripted(t, ph, ep, st, fps)
-                c, s_ = cos(ref), sin(ref)
-                _place(a, px + rx * c - ry * s_, py + rx * s_ + ry * c, head + ref, bend, X, Y, TH, B, V, K, S)
-                dx, dy = _wall_shift(K[a], lim)  # move the pair together if the agent would leave the arena
-                if dx or dy:
-                    _move(K, X, Y, 0, dx, dy)
-                    _move(K, X, Y, 1, dx, dy)
-                if ph == DOCKING:  # a blend from far off must not cut through the target
-                    _resolve(K, X, Y, CLEAR_NEAR - 2.0, 1.0 if a == 0 else 0.0, lim)
+                _scripted_step(a, t, ph, ep, st, px, py, ref, X, Y, TH, B, V, K, S, fps, lim)
         for i in (0, 1):
             out[0, i, t], out[1, i, t], out[2, i, t], out[3, i, t] = X[i], Y[i], TH[i], B[i]
     return out
@@ -243,6 +231,23 @@ def _target_step(a, g, t, ph, st, X, Y, TH, B, V, K, S, tn, dt, lim):
         Y[g] -= 40.0 * dt * Y[g] / r
     K[g] = _kp(X[g], Y[g], TH[g], B[g], S[g])
     _move(K, X, Y, g, *_wall_shift(K[g], lim))
+
+
+def _scripted_step(a, t, ph, ep, st, px, py, ref, X, Y, TH, B, V, K, S, fps, lim):
+    """Place the agent for a docking, contact or leaving frame: :func:`_scripted`'s pose,
+    from the target point (px, py) in the direction frame ``ref``, kept inside the arena."""
+    c, s_ = cos(ref), sin(ref)
+    if st["dock"] is None:  # first scripted frame: the agent's pose in the target's frame
+        dx, dy = K[a][0] - px, K[a][1] - py
+        st["dock"] = (dx * c + dy * s_, -dx * s_ + dy * c, TH[a] + B[a] - ref, B[a])
+    rx, ry, head, bend = _scripted(t, ph, ep, st, fps)
+    _place(a, px + rx * c - ry * s_, py + rx * s_ + ry * c, head + ref, bend, X, Y, TH, B, V, K, S)
+    dx, dy = _wall_shift(K[a], lim)  # move the pair together if the agent would leave the arena
+    if dx or dy:
+        _move(K, X, Y, 0, dx, dy)
+        _move(K, X, Y, 1, dx, dy)
+    if ph == DOCKING:  # a blend from far off must not cut through the target
+        _resolve(K, X, Y, CLEAR_NEAR - 2.0, 1.0 if a == 0 else 0.0, lim)
 
 
 def _scripted(t, ph, ep, st, fps):

@@ -274,31 +274,41 @@ def _explicit_episodes(episodes, n, fps, names) -> pd.DataFrame:
     missing = {"behavior", "agent", "target"} - set(df.columns)
     if missing:
         raise InputError("episodes", f"missing columns {sorted(missing)}")
-    if {"start_frame", "end_frame"} <= set(df.columns):
-        start, end = df["start_frame"].astype(int), df["end_frame"].astype(int)
-    elif {"start_s", "end_s"} <= set(df.columns):
-        start = (df["start_s"].astype(float) * fps).round().astype(int)
-        end = (df["end_s"].astype(float) * fps).round().astype(int)
-    else:
-        raise InputError("episodes", "need start_frame/end_frame or start_s/end_s columns")
+    start, end = _episode_frames(df, fps)
     _, dock, undock = motion.phase_frames(fps)
     first, need = dock + int(round(0.2 * fps)), dock + undock + int(round(0.2 * fps))
     rows = []
     for i, (b, a, g, s, e) in enumerate(zip(df["behavior"], df["agent"], df["target"], start, end)):
-        where = f"episodes[{i}]"
-        if b not in BEHAVIORS:
-            raise InputError(where, f"unknown behaviour {b!r}; expected one of {BEHAVIORS}")
-        if a not in names or g not in names or a == g:
-            raise InputError(where, f"agent {a!r} and target {g!r} must be the two individuals {names}")
-        if not first <= s < e <= n:
-            raise InputError(where, f"frames [{s}, {e}) must be non-empty, start at or after frame "
-                                    f"{first} and end by frame {n}")
+        _check_episode(f"episodes[{i}]", b, a, g, s, e, names=names, first=first, n=n)
         rows.append((b, a, g, int(s), int(e)))
     order = sorted(range(len(rows)), key=lambda i: rows[i][3])
     for prev, i in zip(order, order[1:]):
         if rows[i][3] - rows[prev][4] < need:
             raise InputError(f"episodes[{i}]", f"starts less than {need} frames after episodes[{prev}] ends")
     return _frame_table(rows, fps)
+
+
+def _episode_frames(df: pd.DataFrame, fps) -> tuple[pd.Series, pd.Series]:
+    """Start and end frame of each episode, from start_frame/end_frame or else start_s/end_s."""
+    if {"start_frame", "end_frame"} <= set(df.columns):
+        return df["start_frame"].astype(int), df["end_frame"].astype(int)
+    if {"start_s", "end_s"} <= set(df.columns):
+        start = (df["start_s"].astype(float) * fps).round().astype(int)
+        end = (df["end_s"].astype(float) * fps).round().astype(int)
+        return start, end
+    raise InputError("episodes", "need start_frame/end_frame or start_s/end_s columns")
+
+
+def _check_episode(where, b, a, g, s, e, *, names, first, n) -> None:
+    """Raise InputError (at ``where``) unless behaviour ``b``, agent ``a``, target ``g`` and frames
+    [s, e) make a valid episode: a known behaviour between the two individuals, in [first, n)."""
+    if b not in BEHAVIORS:
+        raise InputError(where, f"unknown behaviour {b!r}; expected one of {BEHAVIORS}")
+    if a not in names or g not in names or a == g:
+        raise InputError(where, f"agent {a!r} and target {g!r} must be the two individuals {names}")
+    if not first <= s < e <= n:
+        raise InputError(where, f"frames [{s}, {e}) must be non-empty, start at or after frame "
+                                f"{first} and end by frame {n}")
 
 
 def _plan(table, n, fps, names, rng):

@@ -107,7 +107,8 @@ def test_video_recording_facts(clean, shared_data, tmp_path):
         "subjects": [{"subject": "fly1", "sex": "F", "age_group": "adult"}],
         "sessions": [{"session": "v1", "datetime": "2026-02-01 09:00:00",
                       "animals": [{"subject": "fly1"}],
-                      "recordings": [{"camera": "top", "video": str(shared_data / "sleap_nn_models/datasets/centered_pair_small.mp4"),
+                      "recordings": [{"camera": "top",
+                                      "video": str(shared_data / "sleap_nn_models/datasets/centered_pair_small.mp4"),
                                       "arena": {"diameter_mm": 20, "diameter_px": 400}}]}]})
     ingest(manifest)
     info = recording.RecordingInfo.to_dicts()[0]

@@ -18,7 +18,8 @@ def flies(clean, shared_data, tmp_path):
         "sessions": [{"session": "flies", "datetime": "2026-04-01 10:00:00",
                       "animals": [{"subject": "fly1"}, {"subject": "fly2"}],
                       "recordings": [{"camera": "top", "fps": 15, "pose": [
-                          {"source": "sleap", "file": str(shared_data / "sleap_flies/centered_pair_predictions.slp")}]}]}]}))
+                          {"source": "sleap",
+                           "file": str(shared_data / "sleap_flies/centered_pair_predictions.slp")}]}]}]}))
     return {"session": "flies", "camera": "top", "pose_source": "sleap"}
 
 
