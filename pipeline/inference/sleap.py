@@ -158,11 +158,12 @@ def model_checksum(model_dirs) -> str:
     return hashlib.sha256(b"".join(sorted(per_model))).hexdigest()
 
 
-def _instance_points(inst, n_nodes: int) -> np.ndarray:
-    """An instance's (node, x/y/score) array; score NaN when it has no ``score`` (not a predicted instance)."""
+def _instance_points(inst) -> np.ndarray:
+    """An instance's (node, x/y/score) array over all its skeleton's nodes; score NaN for a user instance."""
     if hasattr(inst, "score"):
         return inst.numpy(scores=True)
-    return np.c_[inst.numpy(), np.full(n_nodes, np.nan)]
+    xy = inst.numpy()
+    return np.c_[xy, np.full(len(xy), np.nan)]  # every skeleton node, even when only some are kept
 
 
 def _labels_to_pose(labels, frame_indices, *, nodes, edges, fps, tracked: bool) -> PoseData:
@@ -187,7 +188,7 @@ def _labels_to_pose(labels, frame_indices, *, nodes, edges, fps, tracked: bool) 
                 j = column[id(inst.track)]
             else:
                 j, extra = extra, extra + 1
-            xys[t, j] = _instance_points(inst, len(order))[order]
+            xys[t, j] = _instance_points(inst)[order]
     xys[~np.isfinite(xys[..., :2]).all(-1)] = np.nan  # no score for a missing point
     return PoseData(xys[..., :2], xys[..., 2], individuals=_unique(names), keypoints=tuple(nodes), fps=fps,
                     source_software="SLEAP", edges=tuple(edges))
