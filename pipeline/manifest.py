@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,27 @@ from .roles import check_role, describe_roles, skeleton_roles
 from .video import probe_video
 
 SEXES = ("F", "M", "U")
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}")  # ids reach output paths: no '/', no '..'
+
+
+def safe_id(value, where: str, what: str) -> str:
+    """An id (session, subject, camera, pose source) made of letters, digits, ``_ . -``; no ``..``.
+
+    Raises
+    ------
+    InputError
+        Naming the manifest entry, the id and the allowed characters.
+
+    Examples
+    --------
+    >>> safe_id("s01", "m.yaml", "session")
+    's01'
+    """
+    text = str(value or "")
+    if not SAFE_ID.fullmatch(text) or ".." in text:
+        raise InputError(where, f"{what} {text!r}: use 1-32 letters, digits, '_', '.', '-' "
+                                "(starting with a letter or digit, no '..')")
+    return text
 
 
 @dataclass
@@ -233,9 +255,9 @@ def _plan_skeletons(plan, data, source, skeletons: dict) -> dict:
 
 
 def _plan_session(plan, s, where, session_ids: set) -> str:
-    sid = str(s.get("session") or "")
-    if not sid:
+    if not s.get("session"):
         raise InputError(where, "session id missing")
+    sid = safe_id(s["session"], where, "session id")
     if sid in session_ids:
         raise InputError(where, f"session {sid!r} listed twice")
     session_ids.add(sid)
@@ -274,9 +296,9 @@ def _plan_animals(plan, s, where, sid, subjects) -> set:
 
 
 def _plan_recording(plan, r, where, sid, in_session, base, roots, skeletons, models, tolerance):
-    camera = str(r.get("camera") or "")
-    if not camera:
+    if not r.get("camera"):
         raise InputError(where, "camera name missing")
+    camera = safe_id(r["camera"], where, "camera")
     row = {"session": sid, "camera": camera, "video_path": "", "declared_fps": None,
            "mm_per_px": None, "scale_source": "none"}
     fps = _positive(r.get("fps"), f"{where}.fps") if r.get("fps") not in (None, "") else None
@@ -323,7 +345,8 @@ def _plan_inference(plan, p, where, rec, in_session, models):
     outside = sorted(set(tracks.values()) - in_session)
     if outside:
         raise InputError(where, f"tracks are mapped to {outside}, who are not in session {rec['session']!r}")
-    key = {"session": rec["session"], "camera": rec["camera"], "pose_source": str(p.get("source") or name)[:32]}
+    source = safe_id(p.get("source") or name[:32], where, "pose source")
+    key = {"session": rec["session"], "camera": rec["camera"], "pose_source": source}
     plan.tasks.append(dict(key, skeleton=models[name]["skeleton"], task_mode="trigger", pose_path="",
                            pose_format=""))
     plan.tracks.extend(dict(key, track=t, subject=s) for t, s in tracks.items())
@@ -361,7 +384,7 @@ def _plan_pose(plan, p, where, rec, in_session, base, roots, skeletons, fps):
             raise InputError(where, f"track {track!r} is mapped to subject {subj!r}, who is not in session "
                                     f"{rec['session']!r} (animals: {sorted(in_session)})")
     _check_one_track_per_subject(tracks, where, path)
-    source = str(p.get("source") or "pose")
+    source = safe_id(p.get("source") or "pose", where, "pose source")
     key = {"session": rec["session"], "camera": rec["camera"], "pose_source": source}
     plan.tasks.append(dict(key, skeleton=name, task_mode="load", pose_path=to_relative(path, roots),
                            pose_format=str(p.get("format") or ""), read_options=options))
@@ -460,6 +483,7 @@ def _tolerance(value, where) -> int:
 def _subject_row(s, where) -> dict:
     if not isinstance(s, dict) or not s.get("subject"):
         raise InputError(where, "subject id missing")
+    safe_id(s["subject"], where, "subject id")
     sex = str(s.get("sex") or "").upper()
     if sex not in SEXES:
         raise InputError(where, f"sex must be one of {SEXES}, got {s.get('sex')!r}")

@@ -7,6 +7,7 @@ in dependency order, under one name prefix (default ``ethojoint_``).
 
 from __future__ import annotations
 
+import re
 import warnings
 
 warnings.filterwarnings("ignore", message="No datajoint.json found")
@@ -40,6 +41,7 @@ def activate(prefix: str | None = None, *, settings: Settings | None = None) -> 
     settings = settings or load_settings()
     if prefix is not None:
         settings.prefix = prefix
+    check_prefix(settings.prefix)
     set_current(settings)
     connection = connect(settings)
     for module in MODULES:
@@ -54,12 +56,27 @@ def _rebind(schema: dj.Schema, name: str, connection) -> None:
     schema.activate(name, connection=connection)
 
 
+def check_prefix(prefix: str) -> None:
+    """A schema prefix is lower-case letters, digits and ``_`` only (it is spliced into SQL names).
+
+    Raises
+    ------
+    InputError
+        Any other character (a backtick or quote would reach SQL).
+    """
+    from pipeline.errors import InputError
+
+    if not re.fullmatch(r"[a-z0-9_]{1,48}", str(prefix)):
+        raise InputError("prefix", f"{prefix!r}: use 1-48 of a-z, 0-9 and _ only")
+
+
 def drop_all(prefix: str, connection=None) -> None:
     """Drop every EthoJoint schema under ``prefix`` (dependants first).
 
     Schemas under the prefix that this code does not know (e.g. declared by a
     newer version) are dropped too, retried until their dependants are gone.
     """
+    check_prefix(prefix)
     connection = connection or dj.conn()
     existing = set(dj.list_schemas(connection=connection))
     known = [schema_name(prefix, m) for m in reversed(MODULES)]

@@ -256,3 +256,9 @@ def test_no_data_is_not_zero_bouts(clean, shared_data, tmp_path, capsys):
     assert "Rule set 'flies'" in out and "NO DATA (left out of n, not counted as 0 bouts) for 2 animal(s)" in out
     with pytest.raises(InputError, match="not a whole number of this rule set's 2 bins of 30 s"):
         stats.per_animal(rule_set="flies", first_minutes=2)
+
+
+def test_session_id_with_a_path_is_refused(clean, shared_data, tmp_path):
+    data = _two_mice(_dlc(shared_data / "deepof_two_mice/testDLC_h5_table_madlc.h5"))
+    data["sessions"][0]["session"] = "../../x"
+    _expect_error(data, tmp_path, "sessions[0]", "session id '../../x'", "no '..'")
