@@ -7,6 +7,8 @@ import json
 import sys
 import time
 
+from workers import rules_cli
+
 
 def _activate(args):
     import schemas
@@ -35,6 +37,7 @@ def cmd_db(args) -> int:
                 print(f"  {name:<28} {len(table()):>8} rows")
                 for part in _parts(table):
                     print(f"  {name + '.' + part.__name__:<28} {len(part()):>8} rows")
+        print_not_scorable()
     return 0
 
 
@@ -204,7 +207,20 @@ def cmd_jobs(args) -> int:
     if args.retry_errors:
         print(f"{retry_errors(args.table)} error job(s) back to pending")
     print(format_summary(summary(args.table)))
+    print_not_scorable()
     return 0
+
+
+def print_not_scorable() -> None:
+    """Recordings recorded as not scorable under a rule set, with the reason (not retried until inputs change)."""
+    from schemas import behavior
+
+    rows = behavior.not_scorable()
+    if len(rows):
+        print(f"\nnot scorable ({len(rows)}; retried only when their inputs change):")
+        for r in rows.itertuples():
+            retry = " [inputs changed: next populate retries]" if r.retry else ""
+            print(f"  {r.session}/{r.camera}/{r.pose_source} under {r.rule_set_name!r}: {r.reason}{retry}")
 
 
 def cmd_cache(args) -> int:
@@ -264,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--rule-set", default=None, help="rule set name or id (default: the one named 'default')")
     rep.add_argument("--out", default=None, help="folder for CSVs and PNG plots")
     rep.set_defaults(func=cmd_report)
+
+    rules_cli.add_parsers(sub)
 
     sk = sub.add_parser("skeleton", help="body-part roles of a skeleton: set them or show them")
     sk.add_argument("action", choices=["roles", "show"])

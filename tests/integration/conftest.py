@@ -73,11 +73,12 @@ def db(backend, tmp_path_factory):
 @pytest.fixture
 def clean(db):
     """An empty pipeline on the current backend (rows of earlier tests deleted)."""
-    from schemas import calibration, models, pose, quality, session, subject, triangulation
+    from schemas import behavior, calibration, models, pose, quality, session, subject, triangulation
 
     for table in (calibration.CameraRig, calibration.CalibrationBoard, triangulation.TriangulationParamSet,
                   models.PoseModel, models.LabeledFrameSet, models.TrainingParamSet,
-                  session.Session, subject.Subject, pose.Skeleton, quality.FilterParamSet):
+                  session.Session, subject.Subject, pose.Skeleton, quality.FilterParamSet,
+                  behavior.SocialRuleSet & "rule_set_name <> 'default'"):
         table.delete()
     return db
 
