@@ -202,7 +202,8 @@ class PoseEstimation(dj.Imported):
             inference.update(video_path=(recording.VideoRecording & key).fetch1("video_path"),
                              video_sha256=info["video_sha256"], n_frames=info["n_frames"])
         load = {k: task[k] for k in ("task_mode", "pose_path", "pose_format")}
-        load.update(options=task["read_options"] or {}, video_frames=info["n_frames"])
+        load.update(options=task["read_options"] or {}, video_frames=info["n_frames"],
+                    animals=sorted(str(a) for a in (session.Session.Animal & key).to_arrays("subject")))
         return load, keypoints, info["fps"], tracks, inference
 
     def make_compute(self, key, load, keypoints, fps, tracks, inference):
@@ -218,9 +219,8 @@ class PoseEstimation(dj.Imported):
         check_frame_count(pose, load["video_frames"], source=source)
         params["reading"] = pose.reading
         pose = conform_to_skeleton(pose, keypoints, source=source)
-        if not tracks and pose.n_individuals == 1:
-            animals = (session.Session.Animal & key).to_arrays("subject")
-            tracks = {pose.individuals[0]: str(animals[0])} if len(animals) == 1 and mode == "trigger" else tracks
+        if not tracks and pose.n_individuals == 1 and len(load["animals"]) == 1 and mode == "trigger":
+            tracks = {pose.individuals[0]: load["animals"][0]}  # one animal, one unnamed track
         check_tracks(tracks, pose.individuals, source=source)
         prov = provenance.record(inputs=inputs, params=dict(params, keypoints=keypoints, tracks=tracks))
         return pose, prov, fps, load["video_frames"]
