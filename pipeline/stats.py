@@ -109,16 +109,18 @@ def _anova(d, group_by, value) -> dict:
 
 
 def holm(p: np.ndarray) -> np.ndarray:
-    """Holm–Bonferroni adjusted p-values (NaN kept).
+    """Holm–Bonferroni adjusted p-values (statsmodels ``multipletests``); NaN kept and not counted.
 
     >>> holm(np.array([0.01, 0.04, 0.03])).round(2).tolist()
     [0.03, 0.06, 0.06]
+    >>> holm(np.array([0.01, np.nan, 0.03])).round(2).tolist()
+    [0.02, nan, 0.03]
     """
+    from statsmodels.stats.multitest import multipletests
+
     p = np.asarray(p, float)
     out = np.full_like(p, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    order = ok[np.argsort(p[ok])]
-    m = len(order)
-    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out[order] = np.minimum(adjusted, 1.0)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method="holm")[1]
     return out

@@ -71,6 +71,7 @@ def resolve_table(name: str):
     import datajoint as dj
 
     import schemas
+    from pipeline.errors import InputError
 
     modules = {m.__name__.rsplit(".", 1)[-1]: m for m in schemas.MODULES}
     head, _, rest = name.partition(".")
@@ -81,7 +82,7 @@ def resolve_table(name: str):
             found = getattr(found, attr, None)
         if isinstance(found, type) and issubclass(found, dj.Table):
             return found
-    raise SystemExit(f"unknown table {name!r} (e.g. pose.PoseEstimation, behavior.SocialBouts.Bout)")
+    raise InputError("table", f"unknown table {name!r} (e.g. pose.PoseEstimation, behavior.SocialBouts.Bout)")
 
 
 def computed_tables():
@@ -131,7 +132,7 @@ def _parse_key(text: str) -> dict:
             raise InputError("key", f"not valid JSON: {err}") from None
     pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
     if any(len(p) != 2 for p in pairs):
-        raise SystemExit(f"key must be JSON or a=b,c=d; got {text!r}")
+        raise InputError("key", f"must be JSON or a=b,c=d; got {text!r}")
     key = {k.strip(): v.strip() for k, v in pairs}
     if len(key) != len(pairs):
         raise InputError("key", f"an attribute is given twice in {text!r}")
@@ -150,6 +151,7 @@ def cmd_report(args) -> int:
 
 def cmd_skeleton(args) -> int:
     """``skeleton roles NAME role=kp ...`` sets roles; ``skeleton show NAME`` prints keypoints and roles."""
+    from pipeline.errors import InputError
     from schemas import pose
 
     _activate(args)
@@ -157,7 +159,7 @@ def cmd_skeleton(args) -> int:
         pose.set_roles(args.skeleton, dict(parse_role(a) for a in args.roles))
     row = (pose.Skeleton & {"skeleton": args.skeleton}).to_dicts()
     if not row:
-        raise SystemExit(f"error: no skeleton {args.skeleton!r}")
+        raise InputError("skeleton", f"no skeleton {args.skeleton!r}")
     print(f"skeleton {args.skeleton}: keypoints {row[0]['keypoints']}")
     for r in (pose.SkeletonRole & {"skeleton": args.skeleton}).to_dicts(order_by="role"):
         print(f"  {r['role']:<12} {json.dumps(pose.decode_spec(r['spec']))}  ({r['resolved']})")

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.errors import InputError
+
 
 def missing_table(row: dict, positions: np.ndarray, confidence: np.ndarray) -> pd.DataFrame:
     """Missing fraction and median confidence per individual and body part."""
@@ -94,7 +96,7 @@ def run_qc(session: str, out) -> int:
     out = Path(out)
     keys = (pose.PoseEstimation & {"session": session}).keys()
     if not keys:
-        raise SystemExit(f"no pose estimation for session {session!r}")
+        raise InputError(f"session {session!r}", "no pose estimation")
     quality.IdentityCheck.populate({"session": session})
     quality.FilteredPose.populate({"session": session})
     for key in keys:

@@ -10,6 +10,7 @@ import pandas as pd
 def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=None, rule_set=None) -> pd.DataFrame:
     """Print the group table and tests; write CSVs and PNGs to ``out``."""
     from pipeline import plots
+    from pipeline.errors import InputError
     from pipeline.stats import group_table, group_tests
     from schemas import behavior, stats
 
@@ -17,7 +18,8 @@ def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=
     name = (behavior.SocialRuleSet & {"rule_set": rule_set}).fetch1("rule_set_name")
     animals = stats.per_animal(rule_set=rule_set, first_minutes=first_minutes, behaviors=behaviors)
     if animals.empty:
-        raise SystemExit(f"nothing scored with rule set {name!r} yet: run `ethojoint populate behavior.SocialBouts`")
+        raise InputError("report",
+                         f"nothing scored with rule set {name!r} yet: run `ethojoint populate behavior.SocialBouts`")
     window = (f"first {first_minutes} min of each recording's pose data" if first_minutes
               else "whole pose data of each recording")
     print(f"Rule set {name!r} ({rule_set}). Times count from each recording's first covered frame; "

@@ -321,6 +321,11 @@ def point_speed(pts: np.ndarray, *, lag: int = 1, mean_window: int = 1, decimals
 def majority(mask: np.ndarray, window: int, *, edges: str = "zero") -> np.ndarray:
     """Centred majority vote (binary median) along the last axis.
 
+    Not :func:`pipeline.quality._series.running_median` on purpose: the input
+    is boolean with no missing values, the edge rules follow DeepOF and
+    AmadeusGPT (``edges``), and an even count of True/False in a truncated
+    window gives False rather than a 0.5 mean; a running count does it in O(n).
+
     Parameters
     ----------
     mask : ndarray of bool, shape (rows, time)

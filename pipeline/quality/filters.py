@@ -19,6 +19,7 @@ from scipy import interpolate, ndimage, signal
 
 from ..pose import PoseData
 from ._series import fill_all as _fill_all, flat as _flat, new as _new, smooth as _smooth
+from ._series import running_median as _running_median
 
 __all__ = ["STEPS", "apply_chain", "confidence_threshold", "gaussian", "interpolate_gaps", "kalman_rts",
            "max_jump", "rolling_median", "savgol"]
@@ -156,21 +157,15 @@ def interpolate_gaps(pose: PoseData, *, max_gap_frames: int, method: str = "line
 def rolling_median(pose: PoseData, *, window: int) -> tuple[PoseData, dict]:
     """Centred running median over ``window`` frames (odd), ignoring missing values.
 
-    Windows are truncated at the ends of the recording; missing points stay missing.
+    Windows are truncated at the ends of the recording; missing points stay
+    missing. The median is :func:`pipeline.quality._series.running_median`,
+    the same one that smooths behaviour features.
     """
     window = int(window)
     if window < 1 or window % 2 == 0:
         raise ValueError(f"window must be a positive odd number of frames, got {window}")
     x = _flat(pose)
-    h = window // 2
-    padded = np.pad(x, ((h, h), (0, 0)), constant_values=np.nan)
-    nan_near = ndimage.maximum_filter1d(np.isnan(padded).astype(np.uint8), window, axis=0)[h:h + x.shape[0]] > 0
-    med = ndimage.median_filter(x, size=(window, 1), mode="nearest")
-    rows, cols = np.nonzero(nan_near & ~np.isnan(x))
-    if len(rows):  # windows with a gap or the recording's edge: NaN-aware median
-        win = np.lib.stride_tricks.sliding_window_view(padded, window, axis=0)[rows, cols]
-        med[rows, cols] = np.nanmedian(win, axis=-1)
-    return _smooth(pose, med)
+    return _smooth(pose, _running_median(x.T, window).T)
 
 
 def savgol(pose: PoseData, *, window: int, order: int) -> tuple[PoseData, dict]:
