@@ -13,6 +13,18 @@ unset):
 
 ``<home>`` is ``ETHOJOINT_HOME`` or ``.ethojoint`` in the working directory.
 Credentials are never printed: :func:`describe` masks them.
+
+TLS to a database server (``ETHOJOINT_TLS`` / ``ethojoint.tls``, same
+precedence; DataJoint's ``DJ_USE_TLS`` / ``database.use_tls`` is read after
+it, ``true`` meaning ``require`` and ``false`` meaning ``off``):
+
+- ``require``: encrypt or refuse to connect (the certificate is not verified,
+  like MySQL's ``--ssl-mode=REQUIRED`` and libpq's ``sslmode=require``);
+- ``prefer`` (default): encrypt when the server offers TLS, otherwise connect
+  in plaintext with a one-line warning on stderr;
+- ``off``: never try.
+
+The embedded PostgreSQL (and any server reached through a Unix socket) never uses TLS.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ from pipeline.errors import InputError
 CONFIG_FILE = "dj_local_conf.json"
 STORE = "ethojoint"  # the store name used by every <npy@ethojoint> attribute
 DEFAULT_PREFIX = "ethojoint_"
+TLS_MODES = ("require", "prefer", "off")
 
 
 @dataclass
@@ -38,6 +51,7 @@ class Settings:
     data_roots: list[Path] = field(default_factory=list)
     store_location: Path | None = None  # local store folder unless stores are configured
     embedded: bool = True
+    tls: str = "prefer"  # one of TLS_MODES; ignored by the embedded server
     config_file: Path | None = None
     file_values: dict = field(default_factory=dict)
 
@@ -91,15 +105,50 @@ def load_settings(cwd: Path | None = None) -> Settings:
     if isinstance(roots, str):
         roots = [roots]
     store = os.environ.get("ETHOJOINT_STORE") or values.get("ethojoint.store_location")
+    tls = _tls_mode(values, dj_json)
     return Settings(
         home=home,
         prefix=os.environ.get("ETHOJOINT_PREFIX") or values.get("ethojoint.prefix") or DEFAULT_PREFIX,
         data_roots=[Path(r).expanduser().absolute() for r in roots if r],
         store_location=Path(store).absolute() if store else None,
         embedded=embedded,
+        tls=tls,
         config_file=conf_path if conf_path.is_file() else None,
         file_values=values,
     )
+
+
+def _tls_mode(values: dict, dj_json: dict) -> str:
+    """``require`` | ``prefer`` | ``off`` from the first source that sets it (see the module docstring).
+
+    Raises
+    ------
+    InputError
+        A value that is none of these (named with the variable or key that gave it).
+    """
+    dj_values = _flat(dj_json)
+    sources = (("ETHOJOINT_TLS", os.environ.get("ETHOJOINT_TLS")),
+               ("DJ_USE_TLS", _tls_from_bool(os.environ.get("DJ_USE_TLS"))),
+               ("ethojoint.tls", values.get("ethojoint.tls")),
+               ("database.use_tls", _tls_from_bool(values.get("database.use_tls"))),
+               ("datajoint.json: database.use_tls", _tls_from_bool(dj_values.get("database.use_tls"))))
+    for name, value in sources:
+        if value is None or value == "":
+            continue
+        mode = str(value).strip().lower()
+        if mode not in TLS_MODES:
+            raise InputError(name, f"{value!r}: use one of {', '.join(TLS_MODES)}")
+        return mode
+    return "prefer"
+
+
+def _tls_from_bool(value):
+    """DataJoint's boolean ``use_tls`` (``true``/``false``, or a bool) → a TLS mode; None when unset."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip().lower()
+    return {"true": "require", "1": "require", "yes": "require",
+            "false": "off", "0": "off", "no": "off"}.get(text, value)
 
 
 def _datajoint_json(cwd: Path) -> dict:
@@ -117,6 +166,7 @@ def describe(dj_config, settings: Settings) -> dict:
         "port": dj_config["database.port"],
         "user": dj_config["database.user"],
         "embedded": settings.embedded,
+        "tls": "off" if settings.embedded else settings.tls,
         "prefix": settings.prefix,
         "config_file": str(settings.config_file) if settings.config_file else None,
         "store": {k: ("***" if k in ("secret_key", "access_key", "account_key", "token") else v)

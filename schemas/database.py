@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
+import sys
 import warnings
 from pathlib import Path
 
 import datajoint as dj
+
+from pipeline.errors import InputError
 
 from .config import STORE, Settings, load_settings
 
@@ -15,6 +19,42 @@ log = logging.getLogger("ethojoint")
 _ENV = {"database.host": "DJ_HOST", "database.user": "DJ_USER", "database.password": "DJ_PASS",
         "database.backend": "DJ_BACKEND", "database.port": "DJ_PORT"}
 _server = None  # the embedded pgserver handle of this process
+# use_tls for DataJoint's Connection when TLS is required. A non-empty dict:
+# PyMySQL then refuses a server without TLS (an empty dict or True silently
+# falls back to plaintext), and DataJoint's PostgreSQL adapter maps any dict to
+# sslmode=require. The certificate is not verified (as MySQL's REQUIRED mode).
+_REQUIRE_TLS = {"check_hostname": False, "verify_mode": False}
+
+
+class TLSError(InputError):
+    """``tls = require`` and the server did not negotiate TLS."""
+
+
+def _honour_use_tls_false() -> None:
+    """Make DataJoint's ``use_tls=False`` mean "no TLS" again.
+
+    DataJoint 2.3.5's ``Connection`` drops ``use_tls=False`` before calling the
+    adapter (``conn_info`` then has no ``ssl``, so the adapter gets ``None``):
+    PostgreSQL connects with ``sslmode=prefer`` and PyMySQL in its preferred
+    mode, i.e. both still negotiate TLS. Patched once, here, for every caller.
+    """
+    from datajoint.connection import Connection
+
+    original = Connection._build_connect_kwargs
+    if getattr(original, "_ethojoint_tls_off", False):
+        return
+
+    def build_connect_kwargs(self, use_tls=None):
+        kwargs = original(self, use_tls)
+        if use_tls is None and self.conn_info.get("ssl_input") is False:
+            kwargs["use_tls"] = False
+        return kwargs
+
+    build_connect_kwargs._ethojoint_tls_off = True
+    Connection._build_connect_kwargs = build_connect_kwargs
+
+
+_honour_use_tls_false()
 
 
 def start_embedded(db_dir: Path):
@@ -61,8 +101,9 @@ def configure(settings: Settings | None = None) -> Settings:
                 dj.config[key] = int(os.environ[env]) if key == "database.port" else os.environ[env]
         if dj.config["database.password"] is None:
             dj.config["database.password"] = ""
-        if dj.config["database.backend"] == "postgresql" and dj.config["database.use_tls"] is None:
-            dj.config["database.use_tls"] = False
+        # for code that calls dj.conn(reset=True) itself (DataJoint's True still falls back to plaintext
+        # on MySQL); connect() passes TLS explicitly and checks the result
+        dj.config["database.use_tls"] = {"require": True, "prefer": None, "off": False}[settings.tls]
     if STORE not in dj.config.stores or settings.store_location is not None:
         # ETHOJOINT_STORE (or the embedded default) is re-read on every
         # configure: a process that reconnects elsewhere must not keep the old folder
@@ -80,11 +121,76 @@ def configure(settings: Settings | None = None) -> Settings:
 
 
 def connect(settings: Settings | None = None) -> dj.Connection:
-    """Configure and open the connection (a new one each call)."""
-    configure(settings)
+    """Configure and open the connection (a new one each call), with TLS as ``settings.tls`` says.
+
+    Raises
+    ------
+    TLSError
+        ``tls`` is ``require`` and the server does not offer TLS (or the handshake failed).
+    """
+    settings = configure(settings)
+    mode = "off" if settings.embedded or _is_socket(dj.config["database.host"]) else settings.tls
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*MariaDB is not officially supported.*")
-        return dj.conn(reset=True)
+        if mode == "off":
+            return dj.conn(reset=True, use_tls=False)
+        try:
+            connection = dj.conn(reset=True, use_tls=_REQUIRE_TLS)
+        except Exception as err:
+            if not _tls_failure(err):
+                raise  # wrong password, unreachable host, ...: not a TLS problem
+            if mode == "require":
+                raise TLSError(f"tls=require ({_target()})",
+                               f"TLS could not be negotiated ({_one_line(err)}); enable TLS on the server, "
+                               "or set ETHOJOINT_TLS=prefer to allow plaintext") from err
+            connection = dj.conn(reset=True, use_tls=False)
+            reason = ("the server offers no TLS" if "support" in _one_line(err)  # "does(n't) not support SSL"
+                      else f"the TLS handshake failed: {_one_line(err)}")
+        else:
+            reason = "the server offers no TLS"
+    if not is_encrypted(connection):
+        if mode == "require":  # not reached with PyMySQL/libpq, which refuse first; never trust that silently
+            raise TLSError(f"tls=require ({_target()})", "the connection is not encrypted")
+        print(f"ethojoint: warning: the connection to {_target()} is NOT encrypted ({reason}); "
+              "set ETHOJOINT_TLS=require to refuse plaintext, or ETHOJOINT_TLS=off to silence this",
+              file=sys.stderr, flush=True)
+    return connection
+
+
+def is_encrypted(connection: dj.Connection) -> bool:
+    """Whether this session with the server runs over TLS (asked of the server)."""
+    if connection.adapter.backend == "mysql":
+        row = connection.query("SHOW SESSION STATUS LIKE 'Ssl_cipher'").fetchone()
+        return bool(row and row[1])
+    row = connection.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
+    return bool(row and row[0])
+
+
+def _is_socket(host) -> bool:
+    return str(host or "").startswith("/")  # PostgreSQL's Unix-socket folder: local, TLS does not apply
+
+
+def _target() -> str:
+    return f"{dj.config['database.backend']} {dj.config['database.user']}@{dj.config['database.host']}:" \
+           f"{dj.config['database.port']}"
+
+
+def _tls_failure(err: BaseException) -> bool:
+    """Whether connecting failed because of TLS (no TLS on the server, or a failed handshake)."""
+    for e in (err, err.__cause__, err.__context__):
+        if isinstance(e, ssl.SSLError):
+            return True
+        if e is not None and getattr(e, "args", None) and e.args[0] == 2026:  # MySQL CR_SSL_CONNECTION_ERROR
+            return True
+        if e is not None and "SSL" in str(e):
+            return True  # libpq: "server does not support SSL, but SSL was required", "SSL error: ..."
+    return False
+
+
+def _one_line(err: BaseException) -> str:
+    args = getattr(err, "args", ())
+    text = str(args[1]) if len(args) == 2 and isinstance(args[0], int) else str(err)  # PyMySQL: (code, message)
+    return " ".join(text.split()) or type(err).__name__
 
 
 def server_version(connection: dj.Connection) -> str:

@@ -55,6 +55,50 @@ def test_compose_file_is_consistent():
         assert devices[0]["count"] == 1 and "--gpu" in services[gpu]["command"]
 
 
+def _published_host_ip(port) -> str | None:
+    """The host address a compose ``ports`` entry binds to; None means all interfaces."""
+    if isinstance(port, dict):  # long syntax
+        return port.get("host_ip") if port.get("published") is not None else "unpublished"
+    parts = re.sub(r"\$\{[^}]*\}", "VAR", str(port)).split("/")[0]
+    if parts.startswith("["):  # [::1]:3306:3306
+        return parts[1:parts.index("]")]
+    parts = parts.split(":")
+    return parts[0] if len(parts) == 3 else None  # "3306" and "3306:3306" publish on every interface
+
+
+def test_compose_publishes_nothing_on_all_interfaces():
+    compose = yaml.safe_load((DOCKER / "docker-compose.yml").read_text())
+    for name, svc in compose["services"].items():
+        for port in svc.get("ports", []):
+            host_ip = _published_host_ip(port)
+            assert host_ip not in (None, "", "0.0.0.0", "::", "*"), (name, port)
+            assert host_ip in ("unpublished", "127.0.0.1", "::1", "localhost"), (name, port)
+        assert svc.get("network_mode") != "host", name
+    assert _published_host_ip("3306:3306") is None and _published_host_ip("0.0.0.0:3306:3306") == "0.0.0.0"
+    assert _published_host_ip("127.0.0.1:${MYSQL_PORT:-3306}:3306") == "127.0.0.1"
+
+
+def test_compose_passwords_have_no_defaults():
+    text = (DOCKER / "docker-compose.yml").read_text()
+    references = re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?::?[-?+])[^}]*)?\}", text)
+    secrets = [(var, rest) for var, rest in references if re.search(r"PASS|SECRET|TOKEN|KEY", var, flags=re.I)]
+    assert {"MYSQL_PASSWORD", "MYSQL_ROOT_PASSWORD"} <= {var for var, _ in secrets}
+    for var, rest in secrets:  # ${VAR:?message}: compose refuses to start when VAR is unset or empty
+        assert rest.startswith(":?"), f"${{{var}{rest}}} must be ${{{var}:?message}} (no default)"
+    compose = yaml.safe_load(text)
+    for name, svc in compose["services"].items():  # no literal password either
+        env = svc.get("environment", {})
+        for key, value in (env.items() if isinstance(env, dict) else (e.split("=", 1) for e in env)):
+            if re.search(r"PASS|SECRET|TOKEN", key):
+                assert re.fullmatch(r"\$\{\w+:\?[^}]*\}", str(value)), (name, key, value)
+    example = dict(line.split("=", 1) for line in (DOCKER / ".env.example").read_text().splitlines()
+                   if line and not line.startswith("#"))
+    assert set(var for var, _ in secrets) <= set(example), "every password variable is listed in .env.example"
+    assert all(not example[var] for var, _ in secrets), ".env.example must not hold real passwords"
+    assert all(svc["environment"]["DJ_PASS"].startswith("${MYSQL_PASSWORD:?")
+               for name, svc in compose["services"].items() if name != "db")
+
+
 def test_kubernetes_and_slurm_recipes_run_valid_workers():
     docs = list(yaml.safe_load_all((DOCKER / "k8s-workers.yaml").read_text()))
     deployment = next(d for d in docs if d["kind"] == "Deployment")
