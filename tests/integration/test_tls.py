@@ -11,8 +11,8 @@ DataJoint's process-wide state):
 - a MariaDB and a PostgreSQL started here with a self-signed certificate:
   ``require`` and ``prefer`` encrypt (no warning), ``off`` does not.
 
-The MariaDB fails the test when unreachable if ``mysql`` is in
-ETHOJOINT_TEST_BACKENDS; the other servers are skipped when they are absent.
+Every server and tool these tests need is on every machine of this project
+(and CI's); one that is missing or unreachable fails the test, never skips it.
 """
 
 import glob
@@ -31,7 +31,6 @@ import pytest
 
 from pipeline.errors import InputError
 from schemas.config import load_settings
-from tests.integration.conftest import BACKENDS
 
 pytestmark = pytest.mark.integration
 
@@ -120,25 +119,29 @@ def test_tls_setting_precedence(tmp_path, monkeypatch):
 # --- the servers of this machine, as configured -----------------------------------------------------------------
 
 
-def _reachable(host: str, port: int) -> bool:
+def _server(variable: str, default: str, what: str) -> tuple[str, int]:
+    """(host, port) of a server named by ``variable``; fails the test when nothing answers there."""
+    host, _, port = os.environ.get(variable, default).partition(":")
+    port = int(port or default.rpartition(":")[2])
     try:
         with socket.create_connection((host, port), timeout=3):
-            return True
+            return host, port
     except OSError:
-        return False
+        pytest.fail(f"{what} at {host}:{port} ({variable}) is unreachable")
+
+
+def _tool(path: str | None, what: str) -> str:
+    if not path:
+        pytest.fail(f"{what} is not installed (the TLS tests start their own server)")
+    return path
 
 
 def test_mariadb_as_configured(tmp_path):
     import pymysql
 
-    host, _, port = os.environ.get("ETHOJOINT_TEST_MYSQL_HOST", "127.0.0.1:3306").partition(":")
-    port = int(port or 3306)
+    host, port = _server("ETHOJOINT_TEST_MYSQL_HOST", "127.0.0.1:3306", "MariaDB")
     user = os.environ.get("ETHOJOINT_TEST_MYSQL_USER", "ethojoint")
     password = os.environ.get("ETHOJOINT_TEST_MYSQL_PASS", "ethojoint")
-    if not _reachable(host, port):
-        if "mysql" in BACKENDS:
-            pytest.fail(f"MariaDB at {host}:{port} (ETHOJOINT_TEST_BACKENDS lists mysql) is unreachable")
-        pytest.skip(f"no MariaDB/MySQL at {host}:{port}")
     with pymysql.connect(host=host, port=port, user=user, password=password, ssl_disabled=True) as conn:
         with conn.cursor() as cursor:
             cursor.execute("SHOW VARIABLES LIKE 'have_ssl'")
@@ -151,12 +154,9 @@ def test_mariadb_as_configured(tmp_path):
 def test_postgresql_server_as_configured(tmp_path):
     import psycopg2
 
-    host, _, port = os.environ.get("ETHOJOINT_TEST_PG_HOST", "127.0.0.1:5432").partition(":")
-    port = int(port or 5432)
+    host, port = _server("ETHOJOINT_TEST_PG_HOST", "127.0.0.1:5432", "PostgreSQL")
     user = os.environ.get("ETHOJOINT_TEST_PG_USER", "postgres")
     password = os.environ.get("ETHOJOINT_TEST_PG_PASS", "")
-    if not _reachable(host, port):
-        pytest.skip(f"no PostgreSQL server at {host}:{port}")
     with psycopg2.connect(host=host, port=port, user=user, password=password, dbname="postgres",
                           sslmode="disable") as conn:
         with conn.cursor() as cursor:
@@ -170,12 +170,7 @@ def test_postgresql_server_as_configured(tmp_path):
 
 def test_prefer_warning_goes_to_stderr_only(tmp_path):
     """Commands that print JSON (``db status``) keep a clean stdout when the warning is printed."""
-    host, _, port = os.environ.get("ETHOJOINT_TEST_MYSQL_HOST", "127.0.0.1:3306").partition(":")
-    port = int(port or 3306)
-    if not _reachable(host, port):
-        if "mysql" in BACKENDS:
-            pytest.fail(f"MariaDB at {host}:{port} (ETHOJOINT_TEST_BACKENDS lists mysql) is unreachable")
-        pytest.skip(f"no MariaDB/MySQL at {host}:{port}")
+    host, port = _server("ETHOJOINT_TEST_MYSQL_HOST", "127.0.0.1:3306", "MariaDB")
     env = _env("mysql", host, port, os.environ.get("ETHOJOINT_TEST_MYSQL_USER", "ethojoint"),
                os.environ.get("ETHOJOINT_TEST_MYSQL_PASS", "ethojoint"), tmp_path / "home")
     code = ("import json; from schemas.database import connect, is_encrypted; c = connect(); "
@@ -197,9 +192,7 @@ def _free_port() -> int:
 
 
 def _self_signed(folder: Path, owner: str | None) -> tuple[Path, Path]:
-    openssl = shutil.which("openssl")
-    if not openssl:
-        pytest.skip("openssl is not installed (needed for a self-signed server certificate)")
+    openssl = _tool(shutil.which("openssl"), "openssl")
     cert, key = folder / "server.crt", folder / "server.key"
     subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
                     "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)
@@ -249,10 +242,9 @@ def tls_folder():
 @pytest.fixture(scope="module")
 def mariadb_tls(tls_folder):
     """A throw-away MariaDB with a self-signed certificate on a free port (root, no password)."""
-    mariadbd = shutil.which("mariadbd") or next((p for p in ("/usr/sbin/mariadbd",) if Path(p).exists()), None)
-    install = shutil.which("mariadb-install-db")
-    if not (mariadbd and install):
-        pytest.skip("mariadbd / mariadb-install-db are not installed")
+    mariadbd = _tool(shutil.which("mariadbd") or next((p for p in ("/usr/sbin/mariadbd",) if Path(p).exists()), None),
+                     "mariadbd")
+    install = _tool(shutil.which("mariadb-install-db"), "mariadb-install-db")
     owner = "mysql" if _ROOT else None
     folder = tls_folder / "mariadb"
     folder.mkdir()
@@ -285,9 +277,7 @@ def mariadb_tls(tls_folder):
 def postgresql_tls(tls_folder):
     """A throw-away PostgreSQL cluster with ``ssl=on`` and a self-signed certificate (trust auth)."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    initdb = found[-1] if found else shutil.which("initdb")
-    if not initdb:
-        pytest.skip("PostgreSQL's initdb is not installed")
+    initdb = _tool(found[-1] if found else shutil.which("initdb"), "PostgreSQL's initdb")
     postgres = str(Path(initdb).with_name("postgres"))
     owner = "postgres" if _ROOT else None
     folder = tls_folder / "postgresql"
