@@ -12,7 +12,6 @@ manifest entry (or file) and the problem.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import os
 import re
@@ -23,6 +22,9 @@ import yaml
 
 from .errors import InputError
 from .io import read_pose
+from .manifest_checks import (check_frame_count, check_one_track_per_subject, describe_reading, frame_tolerance,
+                              read_options)
+from .manifest_csv import from_csv
 from .paths import to_relative
 from .roles import check_role, describe_roles, skeleton_roles
 from .video import probe_video
@@ -76,7 +78,7 @@ def read_manifest(path: str | Path) -> dict:
     if not path.is_file():
         raise InputError(path, "manifest not found")
     if path.suffix.lower() == ".csv":
-        return _from_csv(path)
+        return from_csv(path)
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
@@ -84,97 +86,6 @@ def read_manifest(path: str | Path) -> dict:
     if not isinstance(data, dict):
         raise InputError(path, "a manifest must be a mapping with subjects/sessions")
     return data
-
-
-def _from_csv(path: Path) -> dict:
-    """Flat CSV (one row per pose-file track) → the YAML structure."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    subjects, sessions = {}, {}
-    for i, row in enumerate(rows, start=2):
-        row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
-        where = f"{path}: line {i}"
-        if not row.get("session") or not row.get("subject"):
-            raise InputError(where, "every row needs session and subject")
-        subj = {k: row[k] for k in ("subject", "sex", "age_group", "strain", "genotype", "date_of_birth") if row.get(k)}
-        subjects.setdefault((row["subject"], tuple(sorted(subj.items()))), (subj, where))
-        sess = sessions.setdefault(row["session"], {
-            "session": row["session"], "datetime": row.get("session_datetime", ""),
-            "experimenter": row.get("experimenter", ""), "arena": row.get("arena", ""),
-            "rig": row.get("rig", ""), "animals": [], "recordings": {}})
-        _csv_animal(sess, row, where)
-        if row.get("camera"):
-            rec = sess["recordings"].setdefault(row["camera"], {
-                "camera": row["camera"], "video": row.get("video", ""), "fps": row.get("fps") or None,
-                "mm_per_px": row.get("mm_per_px") or None, "pose": {}})
-            if row.get("pose_file") and row.get("pose_model"):
-                raise InputError(where, "give pose_file (load a file) or pose_model (run a model), not both")
-            pose = None
-            if row.get("pose_file"):
-                src = row.get("pose_source") or "pose"
-                pose = rec["pose"].setdefault(src, {"source": src, "file": row["pose_file"],
-                                                    "format": row.get("pose_format", ""),
-                                                    "skeleton": row.get("skeleton", ""), "tracks": {},
-                                                    **_csv_read_options(row, where)})
-            elif row.get("pose_model"):
-                src = row.get("pose_source") or row["pose_model"]
-                start, stop, tracks = (_csv_int(row, k, where) for k in ("frame_start", "frame_stop", "max_tracks"))
-                pose = rec["pose"].setdefault(src, {"source": src, "model": row["pose_model"],
-                                                    "frames": [start or 0, stop], "max_tracks": tracks,
-                                                    "tracks": {}})
-            if pose is not None and row.get("track"):
-                pose["tracks"][row["track"]] = row["subject"]
-    return {
-        "subjects": [s for s, _ in subjects.values()],
-        "sessions": [dict(s, recordings=[dict(r, pose=list(r["pose"].values())) for r in s["recordings"].values()])
-                     for s in sessions.values()],
-    }
-
-
-def _csv_animal(sess: dict, row: dict, where: str) -> None:
-    """Add the row's subject to its session once; the same subject with another role is an error."""
-    role = row.get("role", "")
-    for animal in sess["animals"]:
-        if animal["subject"] == row["subject"]:
-            if animal["role"] != role:
-                raise InputError(where, f"subject {row['subject']!r} of session {row['session']!r} has role "
-                                        f"{role!r} here but {animal['role']!r} on line {animal['line']}")
-            return
-    sess["animals"].append({"subject": row["subject"], "role": role, "line": where.rsplit(" ", 1)[-1]})
-
-
-def _csv_read_options(row: dict, where: str) -> dict:
-    """``zero_is_valid`` (true/false) and ``individual_prefixes`` (``B_=black;W_=white`` or ``false``)."""
-    out = {}
-    if row.get("zero_is_valid"):
-        out["zero_is_valid"] = _flag(row["zero_is_valid"], f"{where}: zero_is_valid")
-    text = row.get("individual_prefixes", "")
-    if text.lower() == "false":
-        out["individual_prefixes"] = False
-    elif text:
-        pairs = [p.split("=", 1) for p in text.split(";") if p.strip()]
-        if any(len(p) != 2 or not p[0] or not p[1].strip() for p in pairs):
-            raise InputError(where, f"individual_prefixes {text!r}: write PREFIX=NAME;PREFIX=NAME or false")
-        out["individual_prefixes"] = {p: n.strip() for p, n in pairs}
-    return out
-
-
-def _flag(value, where: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text not in ("true", "false", "yes", "no", "1", "0"):
-        raise InputError(where, f"{value!r} is not true or false")
-    return text in ("true", "yes", "1")
-
-
-def _csv_int(row: dict, column: str, where: str) -> int | None:
-    if not row.get(column):
-        return None
-    try:
-        return int(row[column])
-    except ValueError as err:
-        raise InputError(where, f"{column} {row[column]!r} is not a whole number") from err
 
 
 def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "manifest",
@@ -207,7 +118,7 @@ def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "m
     (top level, default 0) gives a warning in ``Plan.warnings``.
     """
     plan = Plan()
-    tolerance = _tolerance(data.get("frame_count_tolerance"), f"{source}: frame_count_tolerance")
+    tolerance = frame_tolerance(data.get("frame_count_tolerance"), f"{source}: frame_count_tolerance")
     subjects = {**(known_subjects or {}), **_plan_subjects(plan, data, source)}
     skeletons = _plan_skeletons(plan, data, source, dict(known_skeletons or {}))
     session_ids = set()
@@ -326,7 +237,7 @@ def _plan_recording(plan, r, where, sid, in_session, base, roots, skeletons, mod
             _plan_inference(plan, p, f"{where}.pose[{k}]", row, in_session, models)
         else:
             pose = _plan_pose(plan, p, f"{where}.pose[{k}]", row, in_session, base, roots, skeletons, fps)
-            _check_frame_count(plan, pose, video_frames, tolerance, f"{where}.pose[{k}]", row["video_path"])
+            check_frame_count(plan, pose, video_frames, tolerance, f"{where}.pose[{k}]", row["video_path"])
 
 
 def _plan_inference(plan, p, where, rec, in_session, models):
@@ -383,7 +294,7 @@ def _plan_pose(plan, p, where, rec, in_session, base, roots, skeletons, fps):
         if subj not in in_session:
             raise InputError(where, f"track {track!r} is mapped to subject {subj!r}, who is not in session "
                                     f"{rec['session']!r} (animals: {sorted(in_session)})")
-    _check_one_track_per_subject(tracks, where, path)
+    check_one_track_per_subject(tracks, where, path)
     source = safe_id(p.get("source") or "pose", where, "pose source")
     key = {"session": rec["session"], "camera": rec["camera"], "pose_source": source}
     plan.tasks.append(dict(key, skeleton=name, task_mode="load", pose_path=to_relative(path, roots),
@@ -417,67 +328,6 @@ def _plan_roles(plan, skeleton: dict, given, where: str) -> None:
     if new:
         plan.readings.append(f"skeleton {skeleton['skeleton']!r} roles: " + describe_roles(
             {r: dict(v, resolved="given" if r in given_names else v["resolved"]) for r, v in new.items()}))
-
-
-def read_options(p: dict, where: str) -> dict:
-    """The reading choices of a pose entry, as :func:`pipeline.io.read_pose` keywords (stored with the task)."""
-    options = {"zero_is_valid": _flag(p.get("zero_is_valid", False), f"{where}.zero_is_valid")}
-    prefixes = p.get("individual_prefixes")
-    if prefixes is not None:
-        if prefixes is not False and not (isinstance(prefixes, dict) and prefixes):
-            raise InputError(f"{where}.individual_prefixes",
-                             f"write a mapping {{PREFIX: NAME, ...}} or false, not {prefixes!r}")
-        options["individual_prefixes"] = prefixes if prefixes is False else \
-            {str(k): str(v) for k, v in prefixes.items()}
-    return options
-
-
-def describe_reading(pose) -> str:
-    """One line: what reading a pose file decided (printed by ingest)."""
-    r = pose.reading
-    parts = [f"{pose.n_individuals} individual(s) {list(pose.individuals)}",
-             f"frames {pose.frame_offset}-{pose.frame_offset + pose.n_frames - 1}"]
-    if "labelled_frames" in r:
-        parts.append(f"{r['labelled_frames']} with data")
-    if r.get("individual_prefixes"):
-        how = "detected" if r.get("prefixes_detected") else "as given"
-        parts.append(f"split by body-part prefixes {r['individual_prefixes']} ({how})")
-    if r.get("zero_is_valid"):
-        parts.append("(0, 0) points kept as real coordinates (zero_is_valid)")
-    else:
-        parts.append(f"{r.get('zero_points_missing', 0)} point(s) at (0, 0) turned missing")
-    return "; ".join(parts)
-
-
-def _check_one_track_per_subject(tracks: dict, where: str, path: Path) -> None:
-    by_subject: dict[str, list[str]] = {}
-    for track, subj in tracks.items():
-        by_subject.setdefault(subj, []).append(track)
-    for subj, mapped in by_subject.items():
-        if len(mapped) > 1:
-            raise InputError(where, f"tracks {mapped} of {path.name} are all mapped to subject {subj!r}; "
-                                    "map each track to a different animal (or leave extra tracks unmapped)")
-
-
-def _check_frame_count(plan, pose, video_frames, tolerance, where, video) -> None:
-    """Refuse a pose longer than its video; warn when the counts differ by more than ``tolerance``."""
-    if pose is None or video_frames is None:
-        return
-    end = pose.frame_offset + pose.n_frames
-    if end > video_frames:
-        raise InputError(where, f"the pose file runs to frame {end} but the video {video} has {video_frames} "
-                                "frames: wrong video, or wrong file?")
-    if pose.frame_offset == 0 and video_frames - end > tolerance:
-        plan.warnings.append(f"{where}: the pose file has {end} frames, the video {video} has {video_frames} "
-                             f"(difference {video_frames - end} > frame_count_tolerance {tolerance})")
-
-
-def _tolerance(value, where) -> int:
-    if value in (None, ""):
-        return 0
-    if isinstance(value, bool) or not str(value).isdigit():
-        raise InputError(where, f"{value!r} is not a whole number of frames >= 0")
-    return int(value)
 
 
 def _subject_row(s, where) -> dict:
