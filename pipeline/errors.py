@@ -25,3 +25,7 @@ class InputError(ValueError):
         self.source = str(source)
         self.problem = problem
         super().__init__(f"{self.source}: {problem}")
+
+
+class NotScorableError(InputError):
+    """The recording cannot be scored under the rule set until its inputs change (recorded, not retried)."""
