@@ -8,7 +8,6 @@ error, never a guess.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -19,10 +18,6 @@ from ..roles import auto_roles
 ROLES = ("nose", "left_ear", "right_ear", "neck", "tail_base")
 
 Resolution = dict  # role -> keypoint name, ("midpoint", a, b) for neck, or None
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[\s_\-.]+", "", str(name)).lower()
 
 
 def resolve_roles(keypoints: Sequence[str], role_map: Mapping | None = None, *,
