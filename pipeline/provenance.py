@@ -93,6 +93,11 @@ def jsonable(obj):
     return obj
 
 
+def now() -> _dt.datetime:
+    """The current local time with its zone (pass it as ``record(started=...)`` when a step begins)."""
+    return _dt.datetime.now().astimezone()
+
+
 def record(*, inputs: dict[str, str] | None = None, params: dict | None = None, started=None, **extra) -> dict:
     """The provenance of one computed row.
 
@@ -107,7 +112,7 @@ def record(*, inputs: dict[str, str] | None = None, params: dict | None = None, 
     **extra
         Further facts (e.g. ``device``, ``frames_per_s``).
     """
-    now = _dt.datetime.now().astimezone()
+    finished = now()
     return {
         "inputs": [{"path": p, "sha256": c} for p, c in sorted((inputs or {}).items())],
         "params": params or {},
@@ -115,7 +120,7 @@ def record(*, inputs: dict[str, str] | None = None, params: dict | None = None, 
         "code": code_version(),
         "host": socket.gethostname(),
         "user": getpass.getuser(),
-        "started": (started or now).isoformat(timespec="seconds"),
-        "finished": now.isoformat(timespec="seconds"),
+        "started": (started or finished).isoformat(timespec="seconds"),
+        "finished": finished.isoformat(timespec="seconds"),
         **extra,
     }

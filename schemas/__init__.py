@@ -15,6 +15,7 @@ warnings.filterwarnings("ignore", message=".*MariaDB is not officially supported
 
 import datajoint as dj  # noqa: E402
 
+from . import store  # noqa: E402,F401  (registers the <array@> codec before any table is declared)
 from . import behavior, calibration, labeling, models, pose, quality, recording, session, subject, triangulation  # noqa: E402,I001
 from .config import Settings, load_settings, set_current  # noqa: E402
 from .database import connect  # noqa: E402
@@ -30,6 +31,10 @@ def schema_name(prefix: str, module) -> str:
 def activate(prefix: str | None = None, *, settings: Settings | None = None) -> dj.Connection:
     """Connect and declare all schemas, in order, under ``prefix``.
 
+    On schemas that exist already nothing is written, so a read-only user
+    (an analyst) can connect.  Declaring them the first time also inserts the
+    built-in ``default`` rule set (``ethojoint db init`` restores it).
+
     Calling it again with another prefix or database (tests do) rebinds the
     same table classes to the new schemas.
 
@@ -44,9 +49,12 @@ def activate(prefix: str | None = None, *, settings: Settings | None = None) -> 
     check_prefix(settings.prefix)
     set_current(settings)
     connection = connect(settings)
+    behavior_schema = schema_name(settings.prefix, behavior)
+    new = behavior_schema not in dj.list_schemas(connection=connection)
     for module in MODULES:
         _rebind(module.schema, schema_name(settings.prefix, module), connection)
-    behavior.SocialRuleSet.add("default")
+    if new:  # declared just now: the built-in rule set (a read-only user never gets here, and writes nothing)
+        behavior.SocialRuleSet.add("default")
     return connection
 
 

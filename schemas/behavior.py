@@ -30,7 +30,7 @@ from pipeline.behavior import RuleSet
 from pipeline.behavior.rows import KINDS, fixed_role_map, score_recording  # noqa: F401  (public here too)
 from pipeline.errors import InputError, NotScorableError
 
-from . import pose, quality, recording, triangulation
+from . import pose, quality, recording, store, triangulation
 
 schema = dj.Schema()
 
@@ -240,24 +240,14 @@ class SocialBouts(dj.Computed):
         settled = settled_not_scorable()  # recorded as not scorable, inputs unchanged: not retried
         return source - (NotScorable & settled).proj() if settled else source
 
-    def make(self, key):
-        """make_fetch → make_compute → make_insert, in populate's transaction.
-
-        Not DataJoint's generator form: it deep-hashes the fetched data twice,
-        element by element, which takes minutes for the pose array of a 1 h
-        recording; scoring itself takes well under a second.
-        """
-        fetched = self.make_fetch(key)
-        computed = self.make_compute(key, *fetched)
-        self.make_insert(key, *computed)
-
     def make_fetch(self, key):
-        """Everything scoring needs: the pose (or its filtered / corrected version), tracks, scale, rules, roles."""
-        row, positions, confidence = pose.load_pose(key)
-        row = {k: v for k, v in row.items() if k not in ("positions", "confidence")}
+        """Everything scoring needs, small: the pose (or its filtered / corrected version) as store metadata,
+        tracks, scale, rules, roles."""
+        row = store.small((pose.PoseEstimation & key).fetch1())
         rule_set = (SocialRuleSet & key).fetch1()
         raw_tracks = (pose.PoseEstimation.Individual & key).to_dicts(order_by="individual_index")
         tracks = raw_tracks
+        arrays = {"positions": row.pop("positions"), "confidence": row.pop("confidence")}
         version = None
         if rule_set["filter_set"]:
             version = (quality.FilteredPose & key & {"filter_set": rule_set["filter_set"]}).fetch1()
@@ -266,28 +256,28 @@ class SocialBouts(dj.Computed):
             names = list(version["individuals"])  # identities keep the name of their main source track
             tracks = [dict(t, individual_index=names.index(t["track"])) for t in tracks if t["track"] in names]
         if version is not None:
-            positions = np.asarray(version["positions"], dtype=np.float64)
-            confidence = np.asarray(version["confidence"], dtype=np.float64)
+            arrays = {k: store.metadata(version[k]) for k in ("positions", "confidence")}
         mm_per_px = (recording.VideoRecording & key).fetch1("mm_per_px")
         skeleton = (pose.PoseEstimationTask & key).fetch1("skeleton")
         roles = pose.skeleton_roles(skeleton)
-        inputs = {"row": row, "positions": positions, "confidence": confidence, "tracks": tracks,
-                  "mm_per_px": mm_per_px, "rule_set": rule_set, "skeleton": skeleton, "roles": roles,
-                  "inputs_hash": inputs_hash(raw_tracks, roles, mm_per_px)}
+        inputs = {"row": row, "arrays": arrays, "tracks": tracks, "mm_per_px": mm_per_px, "rule_set": rule_set,
+                  "skeleton": skeleton, "roles": roles, "inputs_hash": inputs_hash(raw_tracks, roles, mm_per_px)}
         return (inputs,)
 
     def make_compute(self, key, inputs):
+        started = provenance.now()
         """Score (no database access); returns (master row, part rows, None) or (None, None, NotScorable row)."""
         rs = inputs["rule_set"]
         try:
-            result = score_recording(inputs["row"], inputs["positions"], inputs["confidence"], inputs["tracks"],
+            positions, confidence = (store.load_array(m, dtype=np.float64) for m in inputs["arrays"].values())
+            result = score_recording(inputs["row"], positions, confidence, inputs["tracks"],
                                      inputs["mm_per_px"], rs["params"], kind=rs["kind"],
                                      skeleton=inputs["skeleton"], roles=inputs["roles"],
                                      rule_set_name=rs["rule_set_name"])
         except NotScorableError as err:
             return None, None, dict(key, reason=str(err)[:2000], inputs_hash=inputs["inputs_hash"])
         row = inputs["row"]
-        prov = provenance.record(inputs=pose.input_checksums(row), params=rs["params"],
+        prov = provenance.record(started=started, inputs=pose.input_checksums(row), params=rs["params"],
                                  skeleton=inputs["skeleton"], roles=result["roles"])
         master = dict(key, units=result["units"], n_frames=row["n_frames"], fps=row["fps"],
                       frame_offset=row["frame_offset"], n_bouts=len(result["bouts"]), provenance=prov)
@@ -367,22 +357,29 @@ class SocialBouts3D(dj.Computed):
         rule_sets = SocialRuleSet & "filter_set IS NULL" & "NOT identity_corrected" & {"units": "mm", "kind": "fixed"}
         return (triangulation.Triangulation.proj() * rule_sets).proj()
 
-    def make(self, key):
-        row = (triangulation.Triangulation & key).fetch1()
-        positions = np.asarray(row["positions"], dtype=np.float64)
-        rs = (SocialRuleSet & key).fetch1()
+    def make_fetch(self, key):
+        row = store.small((triangulation.Triangulation & key).fetch1())
         skeletons = sorted(set((pose.PoseEstimationTask & {"session": key["session"]}).to_arrays("skeleton")))
         skeleton = skeletons[0] if len(skeletons) == 1 else None
         roles = pose.skeleton_roles(skeleton) if skeleton else {}
+        return row, (SocialRuleSet & key).fetch1(), skeleton, roles
+
+    def make_compute(self, key, row, rs, skeleton, roles):
+        started = provenance.now()
+        positions = store.load_array(row["positions"], dtype=np.float64)
         tracks = [{"individual_index": i, "subject": s} for i, s in enumerate(row["individuals"])]
         as_pose = dict(row, camera="3d", space_units="mm")
         confidence = np.where(np.isnan(positions[..., 0]), np.nan, 1.0)
         result = score_recording(as_pose, positions, confidence, tracks, None, rs["params"], kind=rs["kind"],
                                  skeleton=skeleton, roles=roles, rule_set_name=rs["rule_set_name"])
-        prov = provenance.record(inputs=pose.input_checksums(row), params=rs["params"], skeleton=skeleton,
-                                 roles=result["roles"])
-        self.insert1(dict(key, n_frames=row["n_frames"], frame_offset=row["frame_offset"], fps=row["fps"],
-                          n_bouts=len(result["bouts"]), provenance=prov))
+        prov = provenance.record(started=started, inputs=pose.input_checksums(row), params=rs["params"],
+                                 skeleton=skeleton, roles=result["roles"])
+        master = dict(key, n_frames=row["n_frames"], frame_offset=row["frame_offset"], fps=row["fps"],
+                      n_bouts=len(result["bouts"]), provenance=prov)
+        return master, result
+
+    def make_insert(self, key, master, result):
+        self.insert1(master)
         insert_parts(self, key, result)
 
 

@@ -187,14 +187,25 @@ def _camera_row(camera: Camera, index: int) -> dict:
 
 def cameras_of(key, names=None) -> list[Camera]:
     """The calibrated cameras of one calibration, in calibration order (or in ``names``' order)."""
-    rows = {r["camera"]: r for r in (CameraCalibration.Camera & key).to_dicts(order_by="camera_index")}
-    names = list(names) if names else list(rows)
-    missing = [n for n in names if n not in rows]
+    return cameras_from_rows(camera_rows(key), names, source=f"calibration {key['calibration']}")
+
+
+def camera_rows(key) -> list[dict]:
+    """The :class:`CameraCalibration.Camera` rows of one calibration (plain values), in calibration order."""
+    return (CameraCalibration.Camera & key).to_dicts(order_by="camera_index")
+
+
+def cameras_from_rows(rows: list[dict], names=None, *, source: str = "calibration") -> list[Camera]:
+    """:class:`Camera` objects from :func:`camera_rows` (no database), in the rows' order or in ``names``' order."""
+    by_name = {r["camera"]: r for r in rows}
+    names = list(names) if names else list(by_name)
+    missing = [n for n in names if n not in by_name]
     if missing:
-        raise InputError(f"calibration {key['calibration']}", f"has no camera(s) {missing} (it has {list(rows)})")
-    return [Camera.from_dict({"name": n, "size": [rows[n]["width"], rows[n]["height"]], "matrix": rows[n]["matrix"],
-                              "distortion": rows[n]["distortion"], "rotation": rows[n]["rotation"],
-                              "translation": rows[n]["translation"]}) for n in names]
+        raise InputError(source, f"has no camera(s) {missing} (it has {list(by_name)})")
+    return [Camera.from_dict({"name": n, "size": [by_name[n]["width"], by_name[n]["height"]],
+                              "matrix": by_name[n]["matrix"], "distortion": by_name[n]["distortion"],
+                              "rotation": by_name[n]["rotation"], "translation": by_name[n]["translation"]})
+            for n in names]
 
 
 def add_calibration(calibration: str, *, rig: str, kind: str, cameras=None, files=None, toml_path=None,

@@ -37,7 +37,7 @@ from pathlib import Path
 from pipeline.errors import InputError
 
 CONFIG_FILE = "dj_local_conf.json"
-STORE = "ethojoint"  # the store name used by every <npy@ethojoint> attribute
+STORE = "ethojoint"  # the store name used by every <array@ethojoint> attribute
 DEFAULT_PREFIX = "ethojoint_"
 TLS_MODES = ("require", "prefer", "off")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import datajoint as dj
@@ -13,7 +14,7 @@ from pipeline import provenance
 from pipeline.inference.frames import select_frames_kmeans, write_dlc_frames, write_sleap_package
 from pipeline.paths import resolve
 
-from . import pose, recording
+from . import pose, recording, store
 from .config import data_roots
 
 schema = dj.Schema()
@@ -67,18 +68,21 @@ class FrameExtraction(dj.Computed):
         frames = select_frames_kmeans(path, n_frames=params["n_frames"], downscale=params["downscale"],
                                       stride=params["stride"], seed=params["seed"])
         work = Path(tempfile.mkdtemp(prefix="ethojoint_frames_"))
-        if params["output"] == "deeplabcut":
-            package = write_dlc_frames(path, frames, work / "labeled-data")
-        else:
-            package = write_sleap_package(path, frames, work / f"{key['session']}_{key['camera']}.pkg.slp",
-                                          skeleton_nodes=keypoints, skeleton_edges=[tuple(e) for e in edges])
+        try:
+            if params["output"] == "deeplabcut":
+                package = write_dlc_frames(path, frames, work / "labeled-data")
+            else:
+                package = write_sleap_package(path, frames, work / f"{key['session']}_{key['camera']}.pkg.slp",
+                                              skeleton_nodes=keypoints, skeleton_edges=[tuple(e) for e in edges])
+            uploaded = store.upload(self, key, "package", str(package))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
         prov = provenance.record(inputs={video: sha}, params=params)
-        return [int(f) for f in frames], str(package), prov
+        return [int(f) for f in frames], uploaded, prov
 
     def make_insert(self, key, frames, package, prov):
-        self.insert1(dict(key, frame_indices=frames, package=package, provenance=prov))
-        work = next(p for p in Path(package).parents if p.name.startswith("ethojoint_frames_"))
-        shutil.rmtree(work, ignore_errors=True)
+        with store.removed_on_error(package):
+            self.insert1(dict(key, frame_indices=frames, package=package, provenance=prov))
 
 
 @schema
@@ -109,31 +113,52 @@ class LabeledVideo(dj.Computed):
     def make_fetch(self, key):
         task = (LabeledVideoTask & key).fetch1()
         video = (recording.VideoRecording & key).fetch1("video_path")
-        row = (pose.PoseEstimation & key).proj("provenance", "frame_offset").fetch1()
+        row = store.small((pose.PoseEstimation & key).fetch1())
         edges = (pose.Skeleton & (pose.PoseEstimationTask & key)).fetch1("edges")
-        offset = int(row["frame_offset"])  # video frame of array row 0 (inference on a range, sparse labels)
-        return video, task["row_start"], task["row_stop"], task["min_confidence"], edges, offset, \
-            pose.input_checksums(row)
+        return (RenderInputs(video=video, row_start=task["row_start"], row_stop=task["row_stop"],
+                             min_confidence=task["min_confidence"], edges=[list(e) for e in edges], pose=row,
+                             inputs=pose.input_checksums(row)),)
 
-    def make_compute(self, key, video, start, stop, min_confidence, edges, offset, inputs):
+    def make_compute(self, key, given: RenderInputs):
         from pipeline.errors import InputError
         from pipeline.pose import PoseData
         from pipeline.render import render_labeled_video
 
-        if not video:
+        if not given.video:
             raise InputError(f"LabeledVideoTask {key}", "the recording has no video file")
-        row, positions, confidence = pose.load_pose(key)
-        rows = slice(start, stop)
+        row = given.pose
+        positions = store.load_array(row["positions"], dtype=np.float64)
+        confidence = store.load_array(row["confidence"], dtype=np.float64)
+        rows = slice(given.row_start, given.row_stop)
         data = PoseData(positions[rows], confidence[rows], individuals=row["individuals"],
-                        keypoints=row["keypoints"], fps=row["fps"], edges=[tuple(e) for e in edges])
-        frames = offset + np.arange(positions.shape[0])[rows]
+                        keypoints=row["keypoints"], fps=row["fps"], edges=[tuple(e) for e in given.edges])
+        # video frame of array row 0 (inference on a range, sparse labels)
+        frames = int(row["frame_offset"]) + np.arange(positions.shape[0])[rows]
         work = Path(tempfile.mkdtemp(prefix="ethojoint_video_"))
-        out = render_labeled_video(resolve(video, data_roots()), data, work / f"{key['session']}_{key['camera']}"
-                                   f"_{key['pose_source']}_labeled.mp4", frame_indices=frames,
-                                   min_confidence=min_confidence)
-        prov = provenance.record(inputs=inputs, params={"rows": [start, stop], "min_confidence": min_confidence})
-        return str(out), int(len(frames)), prov
+        try:
+            out = render_labeled_video(resolve(given.video, data_roots()), data,
+                                       work / f"{key['session']}_{key['camera']}_{key['pose_source']}_labeled.mp4",
+                                       frame_indices=frames, min_confidence=given.min_confidence)
+            uploaded = store.upload(self, key, "video", str(out))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        prov = provenance.record(inputs=given.inputs, params={"rows": [given.row_start, given.row_stop],
+                                                                "min_confidence": given.min_confidence})
+        return uploaded, int(len(frames)), prov
 
-    def make_insert(self, key, out, n_frames, prov):
-        self.insert1(dict(key, video=out, n_frames=n_frames, provenance=prov))
-        shutil.rmtree(Path(out).parent, ignore_errors=True)
+    def make_insert(self, key, video, n_frames, prov):
+        with store.removed_on_error(video):
+            self.insert1(dict(key, video=video, n_frames=n_frames, provenance=prov))
+
+
+@dataclass
+class RenderInputs:
+    """What :meth:`LabeledVideo.make_fetch` reads: the task, the video path, the pose row (array metadata)."""
+
+    video: str | None
+    row_start: int
+    row_stop: int | None
+    min_confidence: float
+    edges: list[list[str]]
+    pose: dict          # PoseEstimation row, arrays as store metadata (store.small)
+    inputs: dict        # path -> sha256 of the files the pose was read from

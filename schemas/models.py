@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import datajoint as dj
@@ -21,7 +22,7 @@ from pipeline.inference import engines
 from pipeline.io.checksum import file_checksum
 from pipeline.paths import resolve, to_relative
 
-from . import pose
+from . import pose, store
 from .config import current, data_roots
 
 schema = dj.Schema()
@@ -127,27 +128,62 @@ class ModelTraining(dj.Computed):
         if params["engine"] != labels["engine_format"]:
             raise InputError(labels["labels_path"], f"labels are {labels['engine_format']}, "
                                                     f"training parameters are {params['engine']}")
-        return params["engine"], labels["labels_path"], labels["labels_sha256"], params["config"]
+        return (TrainingJob(engine=params["engine"], labels_path=labels["labels_path"],
+                            labels_sha256=labels["labels_sha256"], config=params["config"]),)
 
-    def make_compute(self, key, engine, labels_path, labels_sha, config):
-        full = resolve(labels_path, data_roots())
+    def make_compute(self, key, job):
         work = Path(tempfile.mkdtemp(prefix="ethojoint_train_"))
-        result = engines.train(engine, full, config, work / "model", device=device())
-        folder = Path(result.model_dir)
-        if engine == "sleap":
-            root, subpaths = folder, ["."]
-        else:  # the DLC project copy: config.yaml + dlc-models-pytorch + training-datasets
-            root = next(p for p in [folder, *folder.parents] if (p / "config.yaml").exists())
-            subpaths = ["config.yaml"]
-        prov = provenance.record(inputs={labels_path: labels_sha}, params={"engine": engine, "config": config})
-        return (str(root), subpaths, list(result.curve), int(result.best_epoch), float(result.duration_s),
-                str(result.device), engines.folder_checksum([root]), prov, str(work))
+        try:  # the engine writes into work/; the store keeps its own copy, uploaded here (before the insert)
+            result = engines.train(job.engine, resolve(job.labels_path, data_roots()), job.config, work / "model",
+                                   device=device())
+            root, subpaths = _model_root(job.engine, Path(result.model_dir))
+            facts = dict(subpaths=subpaths, curve=provenance.jsonable(list(result.curve)),
+                         best_epoch=int(result.best_epoch), duration_s=float(result.duration_s),
+                         device=str(result.device), weights_sha256=engines.folder_checksum([root]),
+                         provenance=provenance.record(inputs={job.labels_path: job.labels_sha256},
+                                                      params={"engine": job.engine, "config": job.config}))
+            model = store.upload(self, key, "model", root)  # last: nothing after it can fail and orphan it
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return (TrainedModel(model=model, **facts),)
 
-    def make_insert(self, key, root, subpaths, curve, best_epoch, duration_s, device, sha, prov, work):
-        self.insert1(dict(key, model=root, model_subpaths=subpaths, curve=provenance.jsonable(curve),
-                          best_epoch=best_epoch, duration_s=duration_s, device=device, weights_sha256=sha,
-                          provenance=prov))
-        shutil.rmtree(work, ignore_errors=True)  # the store holds its own copy now
+    def make_insert(self, key, trained):
+        with store.removed_on_error(trained.model):
+            self.insert1(dict(key, model=trained.model, model_subpaths=trained.subpaths, curve=trained.curve,
+                              best_epoch=trained.best_epoch, duration_s=trained.duration_s, device=trained.device,
+                              weights_sha256=trained.weights_sha256, provenance=trained.provenance))
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """What ModelTraining.make_fetch reads: the engine, the labels and the training configuration."""
+
+    engine: str
+    labels_path: str
+    labels_sha256: str
+    config: dict
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """What ModelTraining.make_compute produced: the model folder already in the store (its metadata), and facts."""
+
+    model: dict
+    subpaths: list
+    curve: list
+    best_epoch: int
+    duration_s: float
+    device: str
+    weights_sha256: str
+    provenance: dict
+
+
+def _model_root(engine: str, folder: Path) -> tuple[Path, list[str]]:
+    """The folder to store and what inside it to load (SLEAP: the model folder; DLC: the project copy)."""
+    if engine == "sleap":
+        return folder, ["."]
+    # the DLC project copy: config.yaml + dlc-models-pytorch + training-datasets
+    return next(p for p in [folder, *folder.parents] if (p / "config.yaml").exists()), ["config.yaml"]
 
 
 @schema
@@ -197,29 +233,53 @@ class PoseModel(dj.Manual):
         return {"pose_model": name}
 
 
-def model_location(key) -> tuple[str, list[Path], int]:
-    """(engine, local model paths, shuffle) of a PoseModel; trained models are fetched into a cache."""
+def model_source(key) -> dict:
+    """Where a PoseModel's files are, read from the database only (what a make_fetch returns).
+
+    ``{engine, model_paths, shuffle, weights_sha256}``, and for a trained
+    model ``model`` (the stored folder's metadata), ``model_subpaths`` and
+    ``trained_sha256``. :func:`model_files` turns it into local paths.
+    """
     row = (PoseModel & {"pose_model": key["pose_model"]}).fetch1()
-    if row["model_paths"]:
-        return row["engine"], [resolve(p, data_roots()) for p in row["model_paths"]], row["shuffle"]
-    trained = (ModelTraining & {k: row[k] for k in ("labeled_set", "training_params")}).fetch1()
-    cache = current().home / "models" / trained["weights_sha256"][:16]
+    source = {k: row[k] for k in ("engine", "model_paths", "shuffle", "weights_sha256")}
+    if not row["model_paths"]:
+        model, subpaths, sha = (ModelTraining & {k: row[k] for k in ("labeled_set", "training_params")}).fetch1(
+            "model", "model_subpaths", "weights_sha256")
+        source.update(model=store.metadata(model), model_subpaths=subpaths, trained_sha256=sha)
+    return source
+
+
+def model_files(source: dict) -> tuple[str, list[Path], int]:
+    """(engine, local model paths, shuffle) of a :func:`model_source`; trained models are fetched into a cache.
+
+    Reads no table (call it from make_compute).
+    """
+    if source["model_paths"]:
+        return source["engine"], [resolve(p, data_roots()) for p in source["model_paths"]], source["shuffle"]
+    cache = current().home / "models" / source["trained_sha256"][:16]
     if not cache.exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=cache.parent))
-        trained["model"].download(tmp)  # creates tmp/<field>_<token>/
-        local = next(p for p in tmp.iterdir() if p.is_dir())
-        shutil.move(str(local), str(cache))  # atomic on one file system: a concurrent worker sees all or nothing
-        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            store.object_ref(source["model"]).download(tmp)  # creates tmp/<field>_<token>/
+            local = next(p for p in tmp.iterdir() if p.is_dir())
+            shutil.move(str(local), str(cache))  # atomic on one file system: a concurrent worker sees all or nothing
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     os.utime(cache)  # marks the folder as used (prune_model_cache keeps recently used folders)
-    return row["engine"], [cache / s for s in trained["model_subpaths"]], row["shuffle"]
+    return source["engine"], [cache / s for s in source["model_subpaths"]], source["shuffle"]
+
+
+def model_location(key) -> tuple[str, list[Path], int]:
+    """(engine, local model paths, shuffle) of a PoseModel (reads the database: not for make_compute)."""
+    return model_files(model_source(key))
 
 
 def prune_model_cache(*, min_age_hours: float = 24.0, dry_run: bool = False) -> list[Path]:
     """Delete this machine's cached model folders that no ModelTraining row uses any more.
 
     Trained models are downloaded once per machine into
-    ``$ETHOJOINT_HOME/models/<sha256 prefix>`` (:func:`model_location`,
+    ``$ETHOJOINT_HOME/models/<sha256 prefix>`` (:func:`model_files`,
     which also marks a folder as used each time).  This removes the folders
     that no ModelTraining row of the configured database names and that
     were not used for ``min_age_hours`` (another database on the same
@@ -278,17 +338,18 @@ class ModelEvaluation(dj.Computed):
     def make_fetch(self, key):
         # explicit keys: PoseModel's nullable ModelTraining reference also has a labeled_set column
         labels = (LabeledFrameSet & {"labeled_set": key["labeled_set"]}).fetch1()
-        model = (PoseModel & {"pose_model": key["pose_model"]}).fetch1()
-        own = model["labeled_set"] == key["labeled_set"]     # trained on these labels: score its held-out frames
-        return labels["labels_path"], labels["labels_sha256"], model["weights_sha256"], own
+        owner = (PoseModel & {"pose_model": key["pose_model"]}).fetch1("labeled_set")
+        return (EvaluationJob(labels_path=labels["labels_path"], labels_sha256=labels["labels_sha256"],
+                              own=owner == key["labeled_set"],  # trained on these labels: score its held-out frames
+                              model=model_source(key)),)
 
-    def make_compute(self, key, labels_path, labels_sha, weights_sha, own):
-        engine, paths, shuffle = model_location({"pose_model": key["pose_model"]})
+    def make_compute(self, key, job):
+        engine, paths, shuffle = model_files(job.model)
         dev = device()
-        metrics = engines.evaluate(engine, paths, resolve(labels_path, data_roots()), shuffle=shuffle, device=dev,
-                                   held_out=own)
-        prov = provenance.record(inputs={labels_path: labels_sha},
-                                 params={"weights_sha256": weights_sha, "held_out": own})
+        metrics = engines.evaluate(engine, paths, resolve(job.labels_path, data_roots()), shuffle=shuffle, device=dev,
+                                   held_out=job.own)
+        prov = provenance.record(inputs={job.labels_path: job.labels_sha256},
+                                 params={"weights_sha256": job.model["weights_sha256"], "held_out": job.own})
         return provenance.jsonable(metrics), dev, prov
 
     def make_insert(self, key, metrics, device, prov):
@@ -297,6 +358,16 @@ class ModelEvaluation(dj.Computed):
                           median_px=metrics.get("median_px"), pck=metrics.get("pck") or {},
                           oks_map=metrics.get("oks_map"), per_keypoint=metrics.get("per_keypoint") or {},
                           metrics=metrics, device=device, provenance=prov))
+
+
+@dataclass(frozen=True)
+class EvaluationJob:
+    """What ModelEvaluation.make_fetch reads: the labels, whether the model was trained on them, the model."""
+
+    labels_path: str
+    labels_sha256: str
+    own: bool
+    model: dict                         # model_source()
 
 
 @schema
@@ -326,6 +397,42 @@ def add_inference(session_key: dict, camera: str, pose_model: str, *, pose_sourc
         PoseInference.insert1(dict(key, pose_model=pose_model, frame_start=int(frame_start),
                                    frame_stop=frame_stop, max_tracks=max_tracks))
     return key
+
+
+def inference_source(key) -> dict:
+    """What running a trigger task's model needs, read from the database (PoseEstimation.make_fetch)."""
+    row = (PoseInference & key).fetch1()
+    inference = {k: row[k] for k in ("pose_model", "frame_start", "frame_stop", "max_tracks", "batch_size")}
+    return dict(inference, model=model_source(row))
+
+
+def run_model(key, inference: dict):
+    """Run a PoseModel on the task's frame range of the recording's video (mode 'trigger'; no database).
+
+    ``inference`` is :func:`inference_source` plus the recording's
+    ``video_path``, ``video_sha256`` and ``n_frames``. Returns ``(pose,
+    inputs, params, video)`` for PoseEstimation.make_compute.
+    """
+    if not inference["video_path"]:
+        raise InputError(f"PoseEstimationTask {key}", "mode 'trigger' needs a recording with a video file")
+    video = resolve(inference["video_path"], data_roots())
+    engine, paths, shuffle = model_files(inference["model"])
+    stop = inference["frame_stop"] if inference["frame_stop"] is not None else inference["n_frames"]
+    frames = range(int(inference["frame_start"]), int(stop))
+    started = time.perf_counter()
+    result = engines.predict(engine, paths, video, shuffle=shuffle, frames=frames,
+                             max_tracks=inference["max_tracks"], device=device(), batch_size=inference["batch_size"])
+    seconds = time.perf_counter() - started
+    params = {"mode": "trigger", "pose_model": inference["pose_model"], "engine": engine,
+              "weights_sha256": inference["model"]["weights_sha256"], "frame_start": frames.start,
+              "frame_stop": frames.stop, "max_tracks": inference["max_tracks"], "device": result.device,
+              "seconds": round(seconds, 3), "frames_per_s": round(len(frames) / seconds, 3) if seconds > 0 else None}
+    pose_ = replace(result.pose, frame_offset=frames.start) if frames.start else result.pose
+    return pose_, {inference["video_path"]: inference["video_sha256"]}, params, video
+
+
+# PoseEstimation (upstream) runs trigger tasks through these; it does not import this module
+pose.set_trigger(PoseInference, fetch=inference_source, run=run_model)
 
 
 def device() -> str:

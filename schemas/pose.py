@@ -1,6 +1,10 @@
 """Skeletons, pose-estimation tasks and their results (one array per recording)."""
 
-from dataclasses import replace
+from __future__ import annotations
+
+from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any
 
 import datajoint as dj
 import numpy as np
@@ -12,7 +16,7 @@ from pipeline.io.checksum import file_checksum
 from pipeline.paths import resolve
 from pipeline.pose import conform_to_skeleton
 
-from . import recording, session
+from . import recording, session, store
 from .config import data_roots
 
 schema = dj.Schema()
@@ -154,8 +158,8 @@ class PoseEstimation(dj.Imported):
     definition = """
     -> PoseEstimationTask
     ---
-    positions : <npy@ethojoint>
-    confidence : <npy@ethojoint>
+    positions : <array@ethojoint>
+    confidence : <array@ethojoint>
     n_frames : int32
     frame_offset = 0 : int32         # video frame index of array row 0
     labelled_frames = null : int32   # frames the file has entries for (sparse labels); null = every frame
@@ -183,97 +187,123 @@ class PoseEstimation(dj.Imported):
 
     @property
     def key_source(self):
-        from . import models  # the trigger mode's model table lives downstream of this module
-
-        return PoseEstimationTask & ["task_mode = 'load'", models.PoseInference.proj()]
+        # a trigger task is ready once the table that the models module plugs in (set_trigger) names its model
+        ready = ["task_mode = 'load'"] + ([_TRIGGER[0].table.proj()] if _TRIGGER else [])
+        return PoseEstimationTask & ready
 
     def make_fetch(self, key):
         task = (PoseEstimationTask & key).fetch1()
-        keypoints = (Skeleton & task).fetch1("keypoints")
         info = (recording.RecordingInfo & key).fetch1()
-        tracks = {r["track"]: r["subject"] for r in (PoseEstimationTask.Track & key).to_dicts()}
         inference = None
         if task["task_mode"] == "trigger":
-            from . import models
-
-            inference = (models.PoseInference * models.PoseModel.proj("engine", "weights_sha256") & key).fetch1()
-            inference = {k: inference[k] for k in ("pose_model", "engine", "weights_sha256", "frame_start",
-                                                    "frame_stop", "max_tracks", "batch_size")}
-            inference.update(video_path=(recording.VideoRecording & key).fetch1("video_path"),
+            inference = dict(trigger().fetch(key), video_path=(recording.VideoRecording & key).fetch1("video_path"),
                              video_sha256=info["video_sha256"], n_frames=info["n_frames"])
         load = {k: task[k] for k in ("task_mode", "pose_path", "pose_format")}
         load.update(options=task["read_options"] or {}, video_frames=info["n_frames"],
                     animals=sorted(str(a) for a in (session.Session.Animal & key).to_arrays("subject")))
-        return load, keypoints, info["fps"], tracks, inference
+        return (PoseJob(load=load, keypoints=(Skeleton & task).fetch1("keypoints"), fps=info["fps"],
+                        tracks={r["track"]: r["subject"] for r in (PoseEstimationTask.Track & key).to_dicts()},
+                        inference=inference),)
 
-    def make_compute(self, key, load, keypoints, fps, tracks, inference):
-        mode = load["task_mode"]
-        if mode == "trigger":
-            pose, inputs, params, source = run_model(key, inference)
-        else:
-            path = resolve(load["pose_path"], data_roots())
-            pose = read_pose(path, fmt=load["pose_format"] or None, fps=fps, **load["options"])
-            inputs = {load["pose_path"]: file_checksum(path)}
-            params = {"mode": mode, "format": load["pose_format"], "read_options": load["options"]}
-            source = path
+    def make_compute(self, key, job):
+        load, tracks = job.load, job.tracks
+        pose, inputs, params, source = _obtain(key, job)
         check_frame_count(pose, load["video_frames"], source=source)
         params["reading"] = pose.reading
-        pose = conform_to_skeleton(pose, keypoints, source=source)
-        if not tracks and pose.n_individuals == 1 and len(load["animals"]) == 1 and mode == "trigger":
+        pose = conform_to_skeleton(pose, job.keypoints, source=source)
+        if not tracks and pose.n_individuals == 1 and len(load["animals"]) == 1 and load["task_mode"] == "trigger":
             tracks = {pose.individuals[0]: load["animals"][0]}  # one animal, one unnamed track
         check_tracks(tracks, pose.individuals, source=source)
-        prov = provenance.record(inputs=inputs, params=dict(params, keypoints=keypoints, tracks=tracks))
-        return pose, prov, fps, load["video_frames"]
-
-    def make_insert(self, key, pose, prov, fps, video_frames):
-        self.insert1(dict(
+        prov = provenance.record(inputs=inputs, params=dict(params, keypoints=job.keypoints, tracks=tracks))
+        positions = store.upload(self, key, "positions", pose.positions.astype(np.float32))
+        with store.removed_on_error(positions):
+            confidence = store.upload(self, key, "confidence", pose.confidence.astype(np.float32))
+        row = dict(
             key,
-            positions=pose.positions.astype(np.float32),
-            confidence=pose.confidence.astype(np.float32),
+            positions=positions,
+            confidence=confidence,
             n_frames=pose.n_frames,
             frame_offset=pose.frame_offset,
             labelled_frames=pose.reading.get("labelled_frames"),
-            video_frames=video_frames,
+            video_frames=load["video_frames"],
             zero_points_missing=int(pose.reading.get("zero_points_missing", 0)),
             n_individuals=pose.n_individuals,
             individuals=list(pose.individuals),
             keypoints=list(pose.keypoints),
             space_units="mm" if pose.n_space == 3 else "px",
-            fps=float(fps),  # the recording's frame rate is the authority
+            fps=float(job.fps),  # the recording's frame rate is the authority
             source_software=pose.source_software[:32],
             provenance=prov,
-        ))
-        tracks = prov["params"]["tracks"]
-        self.Individual.insert(
-            dict(key, individual_index=i, track=name, subject=tracks[name])
-            for i, name in enumerate(pose.individuals) if name in tracks
         )
+        individuals = [dict(key, individual_index=i, track=name, subject=tracks[name])
+                       for i, name in enumerate(pose.individuals) if name in tracks]
+        return (EstimatedPose(row=row, individuals=individuals),)
+
+    def make_insert(self, key, estimated):
+        with store.removed_on_error(estimated.row["positions"], estimated.row["confidence"]):
+            self.insert1(estimated.row)
+            self.Individual.insert(estimated.individuals)
 
 
-def run_model(key, inference: dict):
-    """Run a PoseModel on the task's frame range of the recording's video (mode 'trigger')."""
-    import time
+@dataclass(frozen=True)
+class PoseJob:
+    """What PoseEstimation.make_fetch reads (small values only)."""
 
-    from pipeline.inference.engines import predict
+    load: dict                  # task_mode, pose_path, pose_format, options, video_frames, animals
+    keypoints: list             # the skeleton's body parts
+    fps: float                  # the recording's frame rate
+    tracks: dict                # track -> subject, as the task maps them
+    inference: dict | None      # mode 'trigger': what Trigger.run needs (model source, frame range, video)
 
-    from . import models
 
-    if not inference["video_path"]:
-        raise InputError(f"PoseEstimationTask {key}", "mode 'trigger' needs a recording with a video file")
-    video = resolve(inference["video_path"], data_roots())
-    engine, paths, shuffle = models.model_location({"pose_model": inference["pose_model"]})
-    stop = inference["frame_stop"] if inference["frame_stop"] is not None else inference["n_frames"]
-    frames = range(int(inference["frame_start"]), int(stop))
-    started = time.perf_counter()
-    result = predict(engine, paths, video, shuffle=shuffle, frames=frames, max_tracks=inference["max_tracks"],
-                     device=models.device(), batch_size=inference["batch_size"])
-    seconds = time.perf_counter() - started
-    params = {"mode": "trigger", "pose_model": inference["pose_model"], "engine": engine,
-              "weights_sha256": inference["weights_sha256"], "frame_start": frames.start, "frame_stop": frames.stop,
-              "max_tracks": inference["max_tracks"], "device": result.device, "seconds": round(seconds, 3),
-              "frames_per_s": round(len(frames) / seconds, 3) if seconds > 0 else None}
-    pose = replace(result.pose, frame_offset=frames.start) if frames.start else result.pose
-    return pose, {inference["video_path"]: inference["video_sha256"]}, params, video
+@dataclass(frozen=True)
+class EstimatedPose:
+    """What PoseEstimation.make_compute produced: the row (its arrays already in the store) and its part rows."""
+
+    row: dict
+    individuals: list
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """How mode 'trigger' runs a model, plugged in by the module that holds the models (schemas.models).
+
+    This module is upstream of the model tables, so it does not import them:
+    ``table`` names the model of each runnable trigger task (key_source),
+    ``fetch(key) -> dict`` reads what running it needs (make_fetch, small
+    values) and ``run(key, inference) -> (pose, inputs, params, source)``
+    runs it without the database (make_compute).
+    """
+
+    table: Any
+    fetch: Callable[[dict], dict]
+    run: Callable[[dict, dict], tuple]
+
+
+_TRIGGER: list[Trigger] = []
+
+
+def set_trigger(table, *, fetch: Callable[[dict], dict], run: Callable[[dict, dict], tuple]) -> None:
+    """Plug in how mode 'trigger' runs (called once by schemas.models on import)."""
+    _TRIGGER[:] = [Trigger(table, fetch, run)]
+
+
+def trigger() -> Trigger:
+    """The plugged-in :class:`Trigger` (schemas.models is imported with the schemas package)."""
+    if not _TRIGGER:
+        raise RuntimeError("mode 'trigger' needs schemas.models, which plugs in how a model runs")
+    return _TRIGGER[0]
+
+
+def _obtain(key, job: PoseJob):
+    """(pose, inputs, params, source) of a task: its model run (mode 'trigger') or its file read (no database)."""
+    load = job.load
+    if load["task_mode"] == "trigger":
+        return trigger().run(key, job.inference)
+    path = resolve(load["pose_path"], data_roots())
+    pose = read_pose(path, fmt=load["pose_format"] or None, fps=job.fps, **load["options"])
+    params = {"mode": load["task_mode"], "format": load["pose_format"], "read_options": load["options"]}
+    return pose, {load["pose_path"]: file_checksum(path)}, params, path
 
 
 def check_frame_count(pose, video_frames, *, source) -> None:
@@ -296,7 +326,19 @@ def input_checksums(row: dict) -> dict:
     return {i["path"]: i["sha256"] for i in row["provenance"].get("inputs", [])}
 
 
+def fetch_pose(key) -> dict:
+    """One PoseEstimation row with its arrays as store metadata (small: for another table's make_fetch)."""
+    return store.small((PoseEstimation & key).fetch1())
+
+
+def pose_arrays(row: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, confidence) of a :func:`fetch_pose` row, read from the store (float64; no database)."""
+    return (store.load_array(row["positions"], dtype=np.float64),
+            store.load_array(row["confidence"], dtype=np.float64))
+
+
 def load_pose(key) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Fetch one PoseEstimation row with its arrays loaded (float64)."""
-    row = (PoseEstimation & key).fetch1()
-    return row, np.asarray(row["positions"], dtype=np.float64), np.asarray(row["confidence"], dtype=np.float64)
+    """Fetch one PoseEstimation row (:func:`fetch_pose`) with its arrays loaded (float64); not for make_compute."""
+    row = fetch_pose(key)
+    positions, confidence = pose_arrays(row)
+    return row, positions, confidence

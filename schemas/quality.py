@@ -4,6 +4,8 @@ Every output is a new pose version stored beside the original (same array
 layout as PoseEstimation); nothing is overwritten.
 """
 
+import inspect
+
 import datajoint as dj
 import numpy as np
 
@@ -11,19 +13,36 @@ from pipeline import provenance
 from pipeline.pose import PoseData
 from pipeline.quality import apply_chain, correct_identities, detect_swaps
 
-from . import pose
+from . import pose, store
 
 schema = dj.Schema()
 
 
-def _pose_data(key) -> tuple[dict, PoseData]:
-    row, positions, confidence = pose.load_pose(key)
-    return row, PoseData(positions, confidence, individuals=row["individuals"], keypoints=row["keypoints"],
-                         fps=row["fps"], source_software=row["source_software"])
+def _pose_row(key) -> dict:
+    """The PoseEstimation row for make_fetch: small values, its arrays as store metadata."""
+    return store.small((pose.PoseEstimation & key).fetch1())
 
 
-def _arrays(data: PoseData) -> dict:
-    return {"positions": data.positions.astype(np.float32), "confidence": data.confidence.astype(np.float32)}
+def _pose_data(row: dict) -> PoseData:
+    """The pose of a row from :func:`_pose_row`, read from the store (no database)."""
+    return PoseData(store.load_array(row["positions"], dtype=np.float64),
+                    store.load_array(row["confidence"], dtype=np.float64), individuals=row["individuals"],
+                    keypoints=row["keypoints"], fps=row["fps"], source_software=row["source_software"])
+
+
+def swap_parameters() -> dict:
+    """The keyword arguments IdentityCheck passes to ``detect_swaps``: its defaults, from its signature.
+
+    ``None`` means derived from the data (see ``detect_swaps``).
+    """
+    return {name: p.default for name, p in inspect.signature(detect_swaps).parameters.items()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def _uploaded(table, key, data: PoseData) -> dict:
+    """Upload a pose version's arrays before the insert; returns their metadata for the row."""
+    return {field: store.upload(table, key, field, getattr(data, field).astype(np.float32))
+            for field in ("positions", "confidence")}
 
 
 @schema
@@ -63,18 +82,24 @@ class FilteredPose(dj.Computed):
     -> pose.PoseEstimation
     -> FilterParamSet
     ---
-    positions : <npy@ethojoint>
-    confidence : <npy@ethojoint>
+    positions : <array@ethojoint>
+    confidence : <array@ethojoint>
     step_stats : json              # per step: points removed / changed / filled
     provenance : json
     """
 
-    def make(self, key):
-        steps = (FilterParamSet & key).fetch1("steps")
-        row, data = _pose_data(key)
-        filtered, stats = apply_chain(data, steps)
-        self.insert1(dict(key, **_arrays(filtered), step_stats=stats,
-                          provenance=provenance.record(inputs=pose.input_checksums(row), params={"steps": steps})))
+    def make_fetch(self, key):
+        return _pose_row(key), (FilterParamSet & key).fetch1("steps")
+
+    def make_compute(self, key, row, steps):
+        started = provenance.now()
+        filtered, stats = apply_chain(_pose_data(row), steps)
+        prov = provenance.record(started=started, inputs=pose.input_checksums(row), params={"steps": steps})
+        return (dict(key, **_uploaded(self, key, filtered), step_stats=stats, provenance=prov),)
+
+    def make_insert(self, key, row):
+        with store.removed_on_error(row["positions"], row["confidence"]):
+            self.insert1(row)
 
 
 @schema
@@ -104,19 +129,27 @@ class IdentityCheck(dj.Computed):
         confidence = null : float64
         """
 
-    def make(self, key):
-        row, data = _pose_data(key)
-        events = detect_swaps(data)
+    def make_fetch(self, key):
+        return (_pose_row(key),)
+
+    def make_compute(self, key, row):
+        started = provenance.now()
+        params = swap_parameters()
+        events = detect_swaps(_pose_data(row), **params)
         kinds = events["kind"].value_counts()
-        self.insert1(dict(key, n_exchanges=int(kinds.get("exchange", 0)),
-                          n_spikes=int(kinds.get("velocity_spike", 0)), n_fragments=int(kinds.get("fragment", 0)),
-                          provenance=provenance.record(inputs=pose.input_checksums(row),
-                                                       params={"detect_swaps": "defaults"})))
-        self.Event.insert(
-            dict(key, event_index=i, frame=int(e["frame"]), kind=str(e["kind"]), individual_a=str(e["individual_a"]),
-                 individual_b=str(e["individual_b"]),
-                 confidence=None if not np.isfinite(e["confidence"]) else float(e["confidence"]))
-            for i, e in enumerate(events.to_dict("records")))
+        master = dict(key, n_exchanges=int(kinds.get("exchange", 0)),
+                      n_spikes=int(kinds.get("velocity_spike", 0)), n_fragments=int(kinds.get("fragment", 0)),
+                      provenance=provenance.record(started=started, inputs=pose.input_checksums(row),
+                                                   params={"detect_swaps": params}))
+        parts = [dict(key, event_index=i, frame=int(e["frame"]), kind=str(e["kind"]),
+                      individual_a=str(e["individual_a"]), individual_b=str(e["individual_b"]),
+                      confidence=None if not np.isfinite(e["confidence"]) else float(e["confidence"]))
+                 for i, e in enumerate(events.to_dict("records"))]
+        return master, parts
+
+    def make_insert(self, key, master, parts):
+        self.insert1(master)
+        self.Event.insert(parts)
 
 
 @schema
@@ -142,8 +175,8 @@ class IdentityCorrection(dj.Computed):
     definition = """
     -> IdentityDecision
     ---
-    positions : <npy@ethojoint>
-    confidence : <npy@ethojoint>
+    positions : <array@ethojoint>
+    confidence : <array@ethojoint>
     individuals : json                # identity names, in array order
     report : json
     provenance : json
@@ -153,12 +186,18 @@ class IdentityCorrection(dj.Computed):
     def key_source(self):
         return IdentityDecision & {"apply_correction": True}
 
-    def make(self, key):
+    def make_fetch(self, key):
         decision = (IdentityDecision & key).fetch1()
-        params = {k: decision[k] for k in ("max_individuals", "max_jump", "max_speed")}
-        row, data = _pose_data(key)
-        corrected, report = correct_identities(data, max_individuals=params["max_individuals"],
+        return _pose_row(key), {k: decision[k] for k in ("max_individuals", "max_jump", "max_speed")}
+
+    def make_compute(self, key, row, params):
+        started = provenance.now()
+        corrected, report = correct_identities(_pose_data(row), max_individuals=params["max_individuals"],
                                                max_jump=params["max_jump"] or None, max_speed=params["max_speed"])
-        self.insert1(dict(key, **_arrays(corrected), individuals=list(corrected.individuals),
-                          report=provenance.jsonable(report),
-                          provenance=provenance.record(inputs=pose.input_checksums(row), params=params)))
+        prov = provenance.record(started=started, inputs=pose.input_checksums(row), params=params)
+        return (dict(key, **_uploaded(self, key, corrected), individuals=list(corrected.individuals),
+                     report=provenance.jsonable(report), provenance=prov),)
+
+    def make_insert(self, key, row):
+        with store.removed_on_error(row["positions"], row["confidence"]):
+            self.insert1(row)

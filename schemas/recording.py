@@ -48,11 +48,13 @@ class RecordingInfo(dj.Imported):
     provenance : json
     """
 
-    def make(self, key):
-        rec = (VideoRecording & key).fetch1()
+    def make_fetch(self, key):
+        return ((VideoRecording & key).fetch1(),)
+
+    def make_compute(self, key, rec):
         row = dict(key)
         inputs = {}
-        if rec["video_path"]:
+        if rec["video_path"]:  # probing and hashing a long video takes a while: outside the transaction
             path = resolve(rec["video_path"], data_roots())
             info = probe_video(path)
             inputs[rec["video_path"]] = file_checksum(path)
@@ -61,4 +63,7 @@ class RecordingInfo(dj.Imported):
         else:
             row.update(fps=rec["declared_fps"])
         row["provenance"] = provenance.record(inputs=inputs, params={})
+        return (row,)
+
+    def make_insert(self, key, row):
         self.insert1(row)

@@ -7,6 +7,8 @@ one individual per subject seen by any camera.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import datajoint as dj
 import numpy as np
 
@@ -14,7 +16,7 @@ from pipeline import provenance
 from pipeline.errors import InputError
 from pipeline.triangulation import triangulate
 
-from . import calibration, pose, session
+from . import calibration, pose, session, store
 
 schema = dj.Schema()
 
@@ -107,9 +109,9 @@ class Triangulation(dj.Computed):
     definition = """
     -> TriangulationTask
     ---
-    positions : <npy@ethojoint>
-    reprojection_error : <npy@ethojoint>
-    n_cameras : <npy@ethojoint>
+    positions : <array@ethojoint>
+    reprojection_error : <array@ethojoint>
+    n_cameras : <array@ethojoint>
     n_frames : int32
     frame_offset = 0 : int32           # video frame number of row 0 (cameras aligned on frame numbers)
     individuals : json
@@ -136,7 +138,7 @@ class Triangulation(dj.Computed):
     def make_fetch(self, key):
         task = (TriangulationTask & key).fetch1()
         params = (TriangulationParamSet & key).fetch1("params")
-        calibrated = (calibration.CameraCalibration.Camera & key).to_dicts(order_by="camera_index")
+        calibrated = calibration.camera_rows(key)
         poses = pose.PoseEstimation & {"session": key["session"], "pose_source": key["pose_source"]}
         have = {r["camera"]: r for r in poses.proj("provenance", "keypoints", "fps", "space_units").to_dicts()}
         wanted = list(task["cameras"]) if task["cameras"] else [c["camera"] for c in calibrated if c["camera"] in have]
@@ -146,61 +148,144 @@ class Triangulation(dj.Computed):
             raise InputError(source, f"no PoseEstimation for camera(s) {missing}")
         if len(wanted) < 2:
             raise InputError(source, f"needs poses from ≥ 2 calibrated cameras, has {wanted}")
-        inputs = {c: pose.input_checksums(have[c]) for c in wanted}
-        return wanted, params, inputs
+        subjects = sorted(r["subject"] for r in (session.Session.Animal & {"session": key["session"]}).to_dicts())
+        first = {"session": key["session"], "camera": wanted[0], "pose_source": key["pose_source"]}
+        edges = (pose.Skeleton & (pose.PoseEstimationTask & first)).fetch1("edges")  # same skeleton in every view
+        return (TriangulationInputs(
+            cameras=wanted, params=params, inputs={c: pose.input_checksums(have[c]) for c in wanted},
+            calibration=calibrated, views=[_fetch_view(key, cam) for cam in wanted], subjects=subjects,
+            edges=[list(e) for e in edges]),)
 
-    def make_compute(self, key, cameras, params, inputs):
+    def make_compute(self, key, given: TriangulationInputs):
         source = f"TriangulationTask {key['session']}/{key['pose_source']}"
-        cams = calibration.cameras_of(key, cameras)
-        points2d, scores, meta = gather_views(key, cameras, source=source)
-        constraints = edge_pairs(params["constraints"], meta["keypoints"], meta["edges"], source=source)
-        options = {k: v for k, v in params.items() if k not in ("constraints", "scale_length", "scale_smooth",
-                                                                "reproj_error_threshold", "n_deriv_smooth")}
-        if params["method"] == "optim":
-            options.update(constraints=constraints, scale_smooth=params["scale_smooth"],
-                           scale_length=params["scale_length"], reproj_error_threshold=params["reproj_error_threshold"],
-                           n_deriv_smooth=params["n_deriv_smooth"])
-        result = triangulate(points2d, cams, scores=scores, **options)
-        residuals = []
-        for c, name in enumerate(cameras):
-            r = result.residuals[c]
-            ok = np.isfinite(r)
-            residuals.append({"camera": name, "n_points": int(ok.sum()),
-                              "median_residual_px": float(np.median(r[ok])) if ok.any() else None,
-                              "mean_residual_px": float(np.mean(r[ok])) if ok.any() else None})
-        prov = provenance.record(inputs={p: h for c in cameras for p, h in inputs[c].items()},
+        cameras, params = given.cameras, given.params
+        cams = calibration.cameras_from_rows(given.calibration, cameras, source=f"calibration {key['calibration']}")
+        points2d, scores, meta = stack_views([_load_view(v, given.subjects, source=source) for v in given.views],
+                                             given.subjects, source=source)
+        result = triangulate(points2d, cams, scores=scores, **_options(params, meta["keypoints"], given.edges,
+                                                                       source=source))
+        residuals = [_residual_row(name, result.residuals[c]) for c, name in enumerate(cameras)]
+        prov = provenance.record(inputs={p: h for c in cameras for p, h in given.inputs[c].items()},
                                  params={"params": params, "cameras": cameras})
-        return result.positions, result.reprojection_error, result.n_cameras, meta, residuals, prov
-
-    def make_insert(self, key, positions, errors, n_cameras, meta, residuals, prov):
-        ok = np.isfinite(errors)
-        self.insert1(dict(
-            key, positions=positions.astype(np.float32), reprojection_error=errors.astype(np.float32),
-            n_cameras=n_cameras.astype(np.int8), n_frames=int(positions.shape[0]), frame_offset=meta["frame_offset"],
-            individuals=meta["individuals"], keypoints=meta["keypoints"], cameras=[r["camera"] for r in residuals],
-            fps=meta["fps"], median_reprojection_px=float(np.median(errors[ok])) if ok.any() else None,
+        ok = np.isfinite(result.reprojection_error)
+        positions = result.positions
+        arrays = _upload_arrays(self, key, {"positions": positions.astype(np.float32),
+                                            "reprojection_error": result.reprojection_error.astype(np.float32),
+                                            "n_cameras": result.n_cameras.astype(np.int8)})
+        return (TriangulationResult(
+            **arrays, n_frames=int(positions.shape[0]), frame_offset=meta["frame_offset"],
+            individuals=meta["individuals"], keypoints=meta["keypoints"], cameras=list(cameras), fps=meta["fps"],
+            median_reprojection_px=float(np.median(result.reprojection_error[ok])) if ok.any() else None,
             triangulated_fraction=float(np.isfinite(positions[..., 0]).mean()) if positions.size else 0.0,
-            provenance=prov))
-        self.Camera.insert(dict(key, **r) for r in residuals)
+            provenance=prov, residuals=residuals),)
+
+    def make_insert(self, key, result: TriangulationResult):
+        with store.removed_on_error(result.positions, result.reprojection_error, result.n_cameras):
+            self.insert1(dict(key, **result.row()))
+            self.Camera.insert(dict(key, **r) for r in result.residuals)
 
 
-def _load_view(key, cam, subjects, *, source) -> tuple:
-    """One camera's 2D pose: (camera, pose row, positions, confidence, {subject: track index})."""
+@dataclass
+class TriangulationInputs:
+    """What :meth:`Triangulation.make_fetch` reads: plain values and store metadata, no arrays.
+
+    ``inputs``: camera → {path: sha256} of its pose files; ``calibration``:
+    the calibration's camera rows; ``views``: per camera, in ``cameras``'
+    order, ``{"camera", "pose": pose row with array metadata, "tracks":
+    {subject: track index}}``; ``subjects``: the session's animals, sorted;
+    ``edges``: the skeleton's edges.
+    """
+
+    cameras: list[str]
+    params: dict
+    inputs: dict[str, dict]
+    calibration: list[dict]
+    views: list[dict]
+    subjects: list[str]
+    edges: list[list[str]]
+
+
+@dataclass
+class TriangulationResult:
+    """What :meth:`Triangulation.make_compute` hands to ``make_insert``: the row, arrays as uploaded metadata."""
+
+    positions: dict
+    reprojection_error: dict
+    n_cameras: dict
+    n_frames: int
+    frame_offset: int
+    individuals: list[str]
+    keypoints: list[str]
+    cameras: list[str]
+    fps: float
+    median_reprojection_px: float | None
+    triangulated_fraction: float
+    provenance: dict
+    residuals: list[dict]  # Triangulation.Camera rows, without the key
+
+    def row(self) -> dict:
+        """The Triangulation row's secondary attributes."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "residuals"}
+
+
+def _options(params: dict, keypoints: list, edges: list, *, source) -> dict:
+    """The keyword arguments of :func:`~pipeline.triangulation.triangulate` for a parameter set."""
+    constraints = edge_pairs(params["constraints"], keypoints, edges, source=source)
+    options = {k: v for k, v in params.items() if k not in ("constraints", "scale_length", "scale_smooth",
+                                                            "reproj_error_threshold", "n_deriv_smooth")}
+    if params["method"] == "optim":
+        options.update(constraints=constraints, scale_smooth=params["scale_smooth"],
+                       scale_length=params["scale_length"], reproj_error_threshold=params["reproj_error_threshold"],
+                       n_deriv_smooth=params["n_deriv_smooth"])
+    return options
+
+
+def _residual_row(camera: str, residuals: np.ndarray) -> dict:
+    ok = np.isfinite(residuals)
+    return {"camera": camera, "n_points": int(ok.sum()),
+            "median_residual_px": float(np.median(residuals[ok])) if ok.any() else None,
+            "mean_residual_px": float(np.mean(residuals[ok])) if ok.any() else None}
+
+
+def _upload_arrays(table, key: dict, arrays: dict) -> dict:
+    """Upload ``{field: array}`` for ``table``'s row ``key``; return ``{field: metadata}`` (all or none stored)."""
+    uploaded = {}
+    try:
+        for name, array in arrays.items():
+            uploaded[name] = store.upload(table, key, name, array)
+    except BaseException:
+        store.remove(uploaded.values())
+        raise
+    return uploaded
+
+
+def _fetch_view(key, cam) -> dict:
+    """One camera's pose row (arrays as store metadata) and its {subject: track index}."""
     ck = {"session": key["session"], "camera": cam, "pose_source": key["pose_source"]}
-    row, positions, confidence = pose.load_pose(ck)
+    row = store.small((pose.PoseEstimation & ck).fetch1())
+    tracks = {t["subject"]: t["individual_index"] for t in (pose.PoseEstimation.Individual & ck).to_dicts()}
+    return {"camera": cam, "pose": row, "tracks": tracks}
+
+
+def _load_view(view: dict, subjects: list[str], *, source) -> tuple:
+    """One camera's 2D pose from the store: (camera, pose row, positions, confidence, {subject: track index})."""
+    cam, row, tracks = view["camera"], view["pose"], dict(view["tracks"])
+    positions = store.load_array(row["positions"], dtype=np.float64)
     if row["space_units"] != "px" or positions.shape[-1] != 2:
         raise InputError(source, f"camera {cam!r}: pose is not 2D pixels ({row['space_units']})")
-    tracks = {t["subject"]: t["individual_index"] for t in (pose.PoseEstimation.Individual & ck).to_dicts()}
+    confidence = store.load_array(row["confidence"], dtype=np.float64)
     if not tracks and row["n_individuals"] == 1 and len(subjects) == 1:
-        tracks = {subjects[0]["subject"]: 0}  # one animal, one unnamed track
+        tracks = {subjects[0]: 0}  # one animal, one unnamed track
     return cam, row, positions, confidence, tracks
 
 
-def gather_views(key, cameras, *, source) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Stack each camera's 2D poses as (camera, time, individual, keypoint, 2), individuals = subjects."""
-    subjects = sorted((session.Session.Animal & {"session": key["session"]}).to_dicts(),
-                      key=lambda r: r["subject"])
-    views = [_load_view(key, cam, subjects, source=source) for cam in cameras]
+def stack_views(views: list[tuple], subjects: list[str], *, source) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Stack each camera's 2D poses as (camera, time, individual, keypoint, 2), individuals = subjects.
+
+    ``views`` are ``(camera, pose row, positions, confidence, {subject: track
+    index})``; ``subjects`` the session's animals, sorted.  Views are aligned
+    on video frame numbers (each row's ``frame_offset``).
+    """
     keypoints = views[0][1]["keypoints"]
     fps = {float(v[1]["fps"]) for v in views}
     for cam, row, *_ in views:
@@ -209,10 +294,10 @@ def gather_views(key, cameras, *, source) -> tuple[np.ndarray, np.ndarray, dict]
                                      f"camera {views[0][0]!r} has {keypoints}")
     if len(fps) > 1:
         raise InputError(source, f"cameras differ in frame rate {sorted(fps)}; synchronise them first")
-    individuals = [s["subject"] for s in subjects if any(s["subject"] in v[4] for v in views)]
+    individuals = [s for s in subjects if any(s in v[4] for v in views)]
     if not individuals:
         raise InputError(source, "no camera's tracks are mapped to the session's animals")
-    start = min(int(v[1]["frame_offset"]) for v in views)  # views are aligned on video frame numbers
+    start = min(int(v[1]["frame_offset"]) for v in views)
     n_frames = max(int(v[1]["frame_offset"]) + v[2].shape[0] for v in views) - start
     points2d = np.full((len(views), n_frames, len(individuals), len(keypoints), 2), np.nan)
     scores = np.full(points2d.shape[:-1], np.nan)
@@ -222,10 +307,8 @@ def gather_views(key, cameras, *, source) -> tuple[np.ndarray, np.ndarray, dict]
             if subject in tracks:
                 points2d[c, rows, i] = positions[:, tracks[subject]]
                 scores[c, rows, i] = confidence[:, tracks[subject]]
-    first = {"session": key["session"], "camera": cameras[0], "pose_source": key["pose_source"]}
-    edges = (pose.Skeleton & (pose.PoseEstimationTask & first)).fetch1("edges")  # same skeleton in every view
     return points2d, scores, {"individuals": individuals, "keypoints": list(keypoints), "fps": fps.pop(),
-                              "edges": [list(e) for e in edges], "frame_offset": start}
+                              "frame_offset": start}
 
 
 def edge_pairs(spec, keypoints, edges, *, source) -> list[tuple[int, int]]:

@@ -144,8 +144,9 @@ def test_clip_correction_through_the_database(clean, shared_data, tmp_path):
     quality.IdentityCheck.populate(key)
     quality.IdentityDecision.insert1(dict(key, apply_correction=True, decided_by="tester"))
     quality.IdentityCorrection.populate()
-    pred_row, pred = quality._pose_data(key)
-    _, truth = quality._pose_data(dict(key, pose_source="proofread"))
+    pred_row = quality._pose_row(key)
+    truth_row = quality._pose_row(dict(key, pose_source="proofread"))
+    pred, truth = quality._pose_data(pred_row), quality._pose_data(truth_row)
     row = (quality.IdentityCorrection & key).fetch1()
     fixed = PoseData(np.asarray(row["positions"], float), np.asarray(row["confidence"], float),
                      individuals=tuple(row["individuals"]), keypoints=pred_row["keypoints"], fps=pred_row["fps"])
