@@ -115,7 +115,8 @@ def configure(settings: Settings | None = None) -> Settings:
     dj.config.stores.setdefault("default", STORE)
     dj.config["jobs.add_job_metadata"] = True
     dj.config["jobs.version_method"] = "git"
-    dj.config["safemode"] = os.environ.get("ETHOJOINT_SAFEMODE", "0") == "1"
+    # deleting asks first on a shared server (ETHOJOINT_SAFEMODE=0 turns it off, =1 on for the embedded one)
+    dj.config["safemode"] = os.environ.get("ETHOJOINT_SAFEMODE", "0" if settings.embedded else "1") == "1"
     dj.config["loglevel"] = os.environ.get("DJ_LOG_LEVEL", "WARNING")
     return settings
 

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from workers import rules_cli
+from workers import rules_cli, store_cli
 
 
 def _activate(args):
@@ -22,9 +22,13 @@ def cmd_db(args) -> int:
     import schemas
     from schemas.config import current, describe
     from schemas.database import server_version
+    from schemas.registry import parts, table_names
 
     connection = _activate(args)
     if args.action == "init":
+        from schemas import behavior
+
+        behavior.SocialRuleSet.add("default")
         print(f"schemas declared under prefix {current().prefix!r}")
     facts = describe(dj.config, current())
     facts["server_version"] = server_version(connection)
@@ -32,29 +36,13 @@ def cmd_db(args) -> int:
     if args.action == "status":
         for module in schemas.MODULES:
             print(f"{module.schema.database}:")
-            for name in _tables(module):
+            for name in table_names(module):
                 table = getattr(module, name)
                 print(f"  {name:<28} {len(table()):>8} rows")
-                for part in _parts(table):
+                for part in parts(table):
                     print(f"  {name + '.' + part.__name__:<28} {len(part()):>8} rows")
         print_not_scorable()
     return 0
-
-
-def _tables(module):
-    import datajoint as dj
-
-    return [n for n, v in vars(module).items()
-            if isinstance(v, type) and issubclass(v, dj.Table) and v.__module__ == module.__name__
-            and not issubclass(v, dj.Part)]
-
-
-def _parts(table):
-    import datajoint as dj
-
-    return [getattr(table, p) for p in dir(table)
-            if isinstance(getattr(table, p, None), type) and issubclass(getattr(table, p), dj.Part)
-            and p[0].isupper()]
 
 
 def cmd_ingest(args) -> int:
@@ -66,35 +54,9 @@ def cmd_ingest(args) -> int:
     return 0
 
 
-def resolve_table(name: str):
-    """'pose.PoseEstimation', 'PoseEstimation' or 'behavior.SocialBouts.Bout' → the table class."""
-    import datajoint as dj
-
-    import schemas
-    from pipeline.errors import InputError
-
-    modules = {m.__name__.rsplit(".", 1)[-1]: m for m in schemas.MODULES}
-    head, _, rest = name.partition(".")
-    candidates = [(modules[head], rest)] if head in modules and rest else [(m, name) for m in schemas.MODULES]
-    for module, path in candidates:
-        found = module
-        for attr in path.split("."):
-            found = getattr(found, attr, None)
-        if isinstance(found, type) and issubclass(found, dj.Table):
-            return found
-    raise InputError("table", f"unknown table {name!r} (e.g. pose.PoseEstimation, behavior.SocialBouts.Bout)")
-
-
-def computed_tables():
-    import datajoint as dj
-
-    import schemas
-
-    return [getattr(m, n) for m in schemas.MODULES for n in _tables(m)
-            if issubclass(getattr(m, n), (dj.Imported, dj.Computed))]
-
-
 def cmd_populate(args) -> int:
+    from schemas.registry import computed_tables, resolve_table
+
     _activate(args)
     tables = [resolve_table(t) for t in args.tables] if args.tables else computed_tables()
     failed = 0
@@ -109,6 +71,7 @@ def cmd_populate(args) -> int:
 
 def cmd_audit(args) -> int:
     from schemas.audit import format_chain, upstream
+    from schemas.registry import resolve_table
 
     _activate(args)
     table = resolve_table(args.table)
@@ -284,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=cmd_report)
 
     rules_cli.add_parsers(sub)
+    store_cli.add_parsers(sub)
 
     sk = sub.add_parser("skeleton", help="body-part roles of a skeleton: set them or show them")
     sk.add_argument("action", choices=["roles", "show"])

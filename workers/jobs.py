@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 
+from schemas.registry import computed_tables, resolve_table, table_name
+
 STATUSES = ("pending", "reserved", "error", "success", "ignore")
 
 
 def _tables(table=None) -> list:
-    from workers.cli import computed_tables, resolve_table
-
     if table is None:
         return computed_tables()
     return [resolve_table(table) if isinstance(table, str) else table]
@@ -25,8 +25,6 @@ def _tables(table=None) -> list:
 
 def summary(table=None) -> list[dict]:
     """Per table: counts by job status, made rows, and the error jobs (key, message, host, pid)."""
-    from workers.worker import table_name
-
     out = []
     for t in _tables(table):
         jobs = t.jobs

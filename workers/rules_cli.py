@@ -37,9 +37,9 @@ def add_parsers(sub) -> None:
 
 
 def _activate(args):
-    from workers.cli import _activate as activate
+    import schemas
 
-    return activate(args)
+    return schemas.activate(getattr(args, "prefix", None))
 
 
 def cmd_rules_add(args) -> int:

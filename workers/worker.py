@@ -49,6 +49,8 @@ import signal
 import sys
 import time
 
+from schemas.registry import computed_tables, resolve_table, table_name
+
 DEFAULT_ORPHAN_TIMEOUT_S = 6 * 3600.0
 DEFAULT_POLL_S = 10.0
 
@@ -96,14 +98,8 @@ def default_logger() -> logging.Logger:
     return log
 
 
-def table_name(table) -> str:
-    """'quality.FilteredPose' for the class quality.FilteredPose."""
-    return f"{table.__module__.rsplit('.', 1)[-1]}.{table.__name__}"
-
-
 def stage_tables(stage: str) -> list:
     """The table classes of ``stage``, resolved now (a missing module only breaks its own stage)."""
-    from workers.cli import computed_tables, resolve_table
 
     stages = [s.strip() for s in stage.split(",") if s.strip()]  # e.g. "train,eval"
     unknown = [s for s in stages if s not in STAGES]

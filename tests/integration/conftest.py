@@ -16,7 +16,7 @@ from tests.conftest import SHARED_DATA
 
 BACKENDS = [b.strip() for b in os.environ.get("ETHOJOINT_TEST_BACKENDS", "postgresql").split(",") if b.strip()]
 _ENV_KEYS = ("DJ_HOST", "DJ_USER", "DJ_PASS", "DJ_BACKEND", "DJ_PORT", "ETHOJOINT_DB", "ETHOJOINT_HOME",
-             "ETHOJOINT_DATA_ROOTS", "ETHOJOINT_STORE", "ETHOJOINT_PREFIX")
+             "ETHOJOINT_DATA_ROOTS", "ETHOJOINT_STORE", "ETHOJOINT_PREFIX", "ETHOJOINT_SAFEMODE")
 
 
 def pytest_generate_tests(metafunc):
@@ -26,7 +26,8 @@ def pytest_generate_tests(metafunc):
 
 def backend_env(backend: str, base, data_root) -> dict:
     roots = os.pathsep.join([str(SHARED_DATA), str(data_root)])
-    env = {"ETHOJOINT_DATA_ROOTS": roots, "ETHOJOINT_STORE": str(base / f"store_{backend}")}
+    # tests delete rows between tests: no confirmation prompt (safemode is on by default for a server)
+    env = {"ETHOJOINT_DATA_ROOTS": roots, "ETHOJOINT_STORE": str(base / f"store_{backend}"), "ETHOJOINT_SAFEMODE": "0"}
     if backend == "postgresql":
         # pgserver runs PostgreSQL as a separate system user when we are root:
         # let it traverse pytest's private temporary folders to stop cleanly.
@@ -86,13 +87,13 @@ def clean(db):
 def row_counts() -> dict:
     """Rows in every EthoJoint table (masters and parts)."""
     import schemas
-    from workers.cli import _parts, _tables
+    from schemas.registry import parts, table_names
 
     counts = {}
     for module in schemas.MODULES:
-        for name in _tables(module):
+        for name in table_names(module):
             table = getattr(module, name)
             counts[name] = len(table())
-            for part in _parts(table):
+            for part in parts(table):
                 counts[f"{name}.{part.__name__}"] = len(part())
     return counts

@@ -120,3 +120,46 @@ def test_every_worker_stage_names_real_tables():
         tables = stage_tables(stage)
         assert tables and all(issubclass(t, (dj.Computed, dj.Imported)) for t in tables), stage
     assert [t.__name__ for t in stage_tables("train,eval")] == ["ModelTraining", "ModelEvaluation"]
+
+
+@pytest.mark.parametrize(("embedded", "env", "expected"), [
+    (False, None, True),   # a shared server: deleting asks first
+    (True, None, False),   # the embedded one on a laptop
+    (False, "0", False),
+    (True, "1", True),
+])
+def test_safemode_is_on_by_default_for_a_server(tmp_path, monkeypatch, embedded, env, expected):
+    import datajoint as dj
+
+    from schemas.config import Settings
+    from schemas.database import configure
+
+    if env is None:
+        monkeypatch.delenv("ETHOJOINT_SAFEMODE", raising=False)
+    else:
+        monkeypatch.setenv("ETHOJOINT_SAFEMODE", env)
+    if embedded:  # configure() would start the embedded server: only the rule is checked then
+        monkeypatch.setattr("schemas.database.start_embedded", _FakeServer)
+    keys = ("safemode", "database.backend", "database.host", "database.port", "database.user", "database.password",
+            "database.use_tls")
+    saved, stores = {k: dj.config[k] for k in keys}, dict(dj.config.stores)
+    try:
+        configure(Settings(home=tmp_path, embedded=embedded, store_location=tmp_path / "store"))
+        assert dj.config["safemode"] is expected
+    finally:
+        for k, v in saved.items():
+            dj.config[k] = v
+        dj.config.stores.clear()
+        dj.config.stores.update(stores)
+
+
+class _FakeServer:
+    """Stands in for pgserver (a third-party server), so that no database starts in a unit test."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def get_postmaster_info(self):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(socket_dir=self.folder, port=5432)
