@@ -30,8 +30,8 @@ from pipeline.behavior import RuleSet, find_bouts, resolve_roles, score_session,
 from pipeline.behavior.bouts import gap_frames, min_frames  # noqa: E402
 from pipeline.behavior.ruledoc import load_document  # noqa: E402
 from pipeline.behavior.ruleengine import score_document  # noqa: E402
-from pipeline.behavior.smoothing import smooth_window  # noqa: E402
 from pipeline.behavior.rules import DIRECTED  # noqa: E402
+from pipeline.behavior.smoothing import smooth_window  # noqa: E402
 
 NAN = float("nan")
 PRESET = "ethojoint-default"

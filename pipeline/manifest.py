@@ -22,8 +22,13 @@ import yaml
 
 from .errors import InputError
 from .io import read_pose
-from .manifest_checks import (check_frame_count, check_one_track_per_subject, describe_reading, frame_tolerance,
-                              read_options)
+from .manifest_checks import (
+    check_frame_count,
+    check_one_track_per_subject,
+    describe_reading,
+    frame_tolerance,
+    read_options,
+)
 from .manifest_csv import from_csv
 from .paths import to_relative
 from .roles import check_role, describe_roles, skeleton_roles

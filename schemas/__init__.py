@@ -15,8 +15,10 @@ warnings.filterwarnings("ignore", message=".*MariaDB is not officially supported
 
 import datajoint as dj  # noqa: E402
 
+# isort: off
 from . import store  # noqa: E402,F401  (registers the <array@> codec before any table is declared)
-from . import behavior, calibration, labeling, models, pose, quality, recording, session, subject, triangulation  # noqa: E402,I001
+from . import behavior, calibration, labeling, models, pose, quality, recording, session, subject, triangulation  # noqa: E402
+# isort: on
 from .config import Settings, load_settings, set_current  # noqa: E402
 from .database import connect  # noqa: E402
 

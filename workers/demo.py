@@ -40,9 +40,9 @@ def build_manifest(cohort, folder: Path) -> Path:
 def run_demo(args) -> int:
     import schemas
     from pipeline.synthetic import simulate_cohort
+    from schemas import behavior
     from schemas.config import load_settings
     from schemas.ingest import ingest
-    from schemas import behavior
     from workers.report import make_report
 
     out = Path(args.out).absolute()

@@ -60,6 +60,6 @@ def retry_errors(table=None) -> int:
     for t in _tables(table):
         if not t.jobs.is_declared:
             continue
-        for key in (t.jobs.errors).keys():
+        for key in (t.jobs.errors).keys():  # noqa: SIM118 (DataJoint: the primary keys of the rows)
             n += return_to_pending(t, key)
     return n

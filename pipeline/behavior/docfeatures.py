@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from ..errors import InputError
+from .docroles import _role_points
 from .primitives import (
     axis_angle,
     axis_position,
@@ -19,8 +20,6 @@ from .primitives import (
 )
 from .ruledoc import DISTANCE_PRIMITIVES, Feature, RuleDocument
 from .smoothing import running_median
-from .docroles import _role_points
-
 
 # ---------------------------------------------------------------- features
 

@@ -16,7 +16,6 @@ from ..quality._series import flat as _flat
 from ..quality._series import new as _new
 from .ruledoc import RuleDocument
 
-
 # ---------------------------------------------------------------- filter steps (DeepOF preprocessing)
 
 def deepof_savgol(pose: PoseData, *, window: int = 15, alpha: int = 1,

@@ -11,7 +11,6 @@ import numpy as np
 from ..errors import InputError
 from .ruledoc import RuleDocument
 
-
 # ---------------------------------------------------------------- roles
 
 def resolve_document_roles(doc: RuleDocument, roles: Mapping, keypoints) -> dict:

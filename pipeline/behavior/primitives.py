@@ -163,10 +163,7 @@ def axis_angle(tail: np.ndarray, head: np.ndarray, ai: np.ndarray, ti: np.ndarra
     """
     u = (head - tail)[:, ai, 0]
     v = (head - tail)[:, ti, 0]
-    if u.shape[-1] == 2:
-        cross = np.abs(u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0])
-    else:
-        cross = _norm(np.cross(u, v))
+    cross = np.abs(u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]) if u.shape[-1] == 2 else _norm(np.cross(u, v))
     return np.degrees(np.arctan2(cross, np.sum(u * v, axis=-1))).T
 
 

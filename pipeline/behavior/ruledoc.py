@@ -111,11 +111,43 @@ __all__ = ["Behavior", "Condition", "Duration", "Feature", "RuleDocument", "list
            "parse_document"]
 
 from .rulefields import (  # noqa: F401  (the document parts; Behavior, Condition, ... are public here too)
-    Behavior, Condition, DISTANCE_PRIMITIVES, Duration, EDGES, EXTRA_STEPS, Feature, LENGTH_PRIMITIVES, MISSING,
-    PAIRS, POLICIES, PRESENCE_MASK, PRIMITIVES, ROUNDING, SMOOTHING, Smoothing, UNITS, WINDOW_RULES, _BEHAVIOR_FIELDS,
-    _Where, _behavior, _body_length, _bound, _choice, _condition, _duration, _feature, _hysteresis, _integer,
-    _known_skeletons, _mapping, _number, _param, _roles, _smoothing,
+    _BEHAVIOR_FIELDS,
+    DISTANCE_PRIMITIVES,
+    EDGES,
+    EXTRA_STEPS,
+    LENGTH_PRIMITIVES,
+    MISSING,
+    PAIRS,
+    POLICIES,
+    PRESENCE_MASK,
+    PRIMITIVES,
+    ROUNDING,
+    SMOOTHING,
+    UNITS,
+    WINDOW_RULES,
+    Behavior,
+    Condition,
+    Duration,
+    Feature,
+    Smoothing,
+    _behavior,
+    _body_length,
+    _bound,
+    _choice,
+    _condition,
+    _duration,
+    _feature,
+    _hysteresis,
+    _integer,
+    _known_skeletons,
+    _mapping,
+    _number,
+    _param,
+    _roles,
+    _smoothing,
+    _Where,
 )
+
 
 @dataclass(frozen=True)
 class Presence:

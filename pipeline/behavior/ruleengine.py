@@ -44,6 +44,10 @@ import numpy as np
 
 from ..errors import InputError
 from ..pose import PoseData
+from .docfeatures import _Features
+from .docpolicy import _exclusive, _policy_contact
+from .docprep import deepof_outliers, deepof_savgol, interpolate_limited, preprocess_pose
+from .docroles import _space_major, document_roles, resolve_document_roles
 from .primitives import (
     drop_short_runs,
     fill_gaps,
@@ -51,10 +55,6 @@ from .primitives import (
 )
 from .ruledoc import Behavior, Feature, RuleDocument, load_document
 from .smoothing import dilate, median_at
-from .docroles import _space_major, document_roles, resolve_document_roles
-from .docprep import deepof_outliers, deepof_savgol, interpolate_limited, preprocess_pose
-from .docfeatures import _Features
-from .docpolicy import _exclusive, _policy_contact
 
 __all__ = ["ScoredFrames", "deepof_outliers", "deepof_savgol", "document_roles", "interpolate_limited",
            "preprocess_pose", "resolve_document_roles", "score_document"]

@@ -9,7 +9,6 @@ in every error.
 from __future__ import annotations
 
 import json
-
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field

@@ -14,7 +14,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..quality._series import median_of as _median_of, running_median
+from ..quality._series import median_of as _median_of
+from ..quality._series import running_median
 from .features import EXTRAS, SocialFeatures
 
 __all__ = ["dilate", "median_at", "running_median", "smooth_features", "smooth_window"]

@@ -4,10 +4,16 @@ Pure computation and file I/O; no database.
 """
 
 from pipeline.calibration.board import Board, read_board_toml, to_aniposelib
-from pipeline.calibration.calibrate import (Calibration, calibrate, reprojection_errors,
-                                            triangulate_normalized)
-from pipeline.calibration.cameras import (Camera, camera_centers, check_cameras, project,
-                                          read_calibration_toml, undistort, write_calibration_toml)
+from pipeline.calibration.calibrate import Calibration, calibrate, reprojection_errors, triangulate_normalized
+from pipeline.calibration.cameras import (
+                                            Camera,
+                                            camera_centers,
+                                            check_cameras,
+                                            project,
+                                            read_calibration_toml,
+                                            undistort,
+                                            write_calibration_toml,
+)
 from pipeline.calibration.detect import detect_boards, frame_key
 from pipeline.calibration.plots import plot_calibration_report, plot_trajectories_3d
 

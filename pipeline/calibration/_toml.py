@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from pipeline.errors import InputError
-
 
 
 def read_toml(path: Path, *, what: str) -> dict:

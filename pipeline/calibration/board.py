@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from pipeline.calibration._toml import read_toml
 from pipeline.errors import InputError
@@ -81,7 +82,7 @@ class Board:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Board":
+    def from_dict(cls, d: Mapping[str, Any]) -> Board:
         """Inverse of :meth:`to_dict`."""
         return cls(**{k: d[k] for k in d if k in cls.__dataclass_fields__})
 

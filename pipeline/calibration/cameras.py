@@ -7,9 +7,10 @@ Conventions follow OpenCV and Anipose: ``rotation`` is a Rodrigues vector and
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -101,7 +102,7 @@ class Camera:
                 "translation": self.translation.tolist()}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Camera":
+    def from_dict(cls, d: Mapping[str, Any]) -> Camera:
         """Inverse of :meth:`to_dict` (also accepts Anipose's ``distortions``)."""
         dist = d["distortion"] if "distortion" in d else d["distortions"]
         return cls(name=str(d["name"]), size=tuple(d["size"]), matrix=d["matrix"],

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pipeline.errors import InputError
+from pipeline.inference.frames import _open, resolve_frames
 from pipeline.inference.metrics import keypoint_metrics
 from pipeline.io.sleap import _unique
-from pipeline.inference.frames import _open, resolve_frames
 from pipeline.pose import PoseData
 
 if TYPE_CHECKING:  # for linters and type checkers; at run time __getattr__ below imports them lazily

@@ -163,7 +163,7 @@ def _hdf5_keys(path: Path) -> tuple[set[str], set[str]]:
 
     try:
         with h5py.File(path, "r") as f:
-            return set(f.keys()), {k for k in f.keys() if "pandas_type" in f[k].attrs}
+            return set(f.keys()), {k for k in f if "pandas_type" in f[k].attrs}
     except Exception as e:
         raise InputError(path, f"not a readable HDF5 file (corrupt or truncated?): {e}") from e
 

@@ -18,8 +18,11 @@ import numpy as np
 from scipy import interpolate, ndimage, signal
 
 from ..pose import PoseData
-from ._series import fill_all as _fill_all, flat as _flat, new as _new, smooth as _smooth
+from ._series import fill_all as _fill_all
+from ._series import flat as _flat
+from ._series import new as _new
 from ._series import running_median as _running_median
+from ._series import smooth as _smooth
 
 __all__ = ["STEPS", "apply_chain", "confidence_threshold", "gaussian", "interpolate_gaps", "kalman_rts",
            "max_jump", "rolling_median", "savgol"]

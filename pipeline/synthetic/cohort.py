@@ -81,8 +81,11 @@ class SyntheticCohort:
         return pd.concat(frames, ignore_index=True)
 
 
+DEFAULT_NOISE = ObservationNoise()  # frozen: safe as a default
+
+
 def simulate_cohort(*, seed: int, groups=GROUPS, sessions_per_group: int = 4, duration_s: float = 300.0,
-                    fps: float = 30.0, group_rates=None, noise: ObservationNoise | None = ObservationNoise(),
+                    fps: float = 30.0, group_rates=None, noise: ObservationNoise | None = DEFAULT_NOISE,
                     start_date: dt.date = dt.date(2026, 3, 2),
                     experimenters=("experimenter_a", "experimenter_b"),
                     arenas=("arena_1", "arena_2")) -> SyntheticCohort:

@@ -14,7 +14,7 @@ them with pixel noise and dropped points. Everything is deterministic given
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np

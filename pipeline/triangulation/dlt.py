@@ -18,7 +18,7 @@ Anipose session the result equals ``aniposelib.CameraGroup.triangulate`` to
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -36,7 +36,8 @@ __all__ = ["triangulate_optim"]
 
 
 def _camera_group(cameras: Sequence[Camera]):
-    from aniposelib.cameras import Camera as AniCamera, CameraGroup
+    from aniposelib.cameras import Camera as AniCamera
+    from aniposelib.cameras import CameraGroup
     return CameraGroup([AniCamera(name=c.name, size=list(c.size), matrix=np.array(c.matrix),
                                   dist=np.array(c.distortion), rvec=np.array(c.rotation),
                                   tvec=np.array(c.translation)) for c in cameras])

@@ -11,14 +11,13 @@ for the handful of cameras a rig has.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import combinations
-from typing import Sequence
 
 import numpy as np
 
 from pipeline.calibration.cameras import Camera, project
-from pipeline.triangulation.dlt import (flatten_points, projection_matrices, seen_chunks, solve_dlt,
-                                        undistort_block)
+from pipeline.triangulation.dlt import flatten_points, projection_matrices, seen_chunks, solve_dlt, undistort_block
 
 __all__ = ["triangulate_ransac"]
 

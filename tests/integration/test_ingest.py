@@ -42,7 +42,7 @@ def real_manifest(shared: Path) -> dict:
         pose = read_pose(shared / rel, fps=REAL_FILES[rel][3])
         mapped = list(pose.individuals[:2])
         animals = []
-        for j, track in enumerate(mapped):
+        for j, _track in enumerate(mapped):
             sid = f"a{n}_{j}"
             subjects.append({"subject": sid, "sex": "FM"[j % 2], "age_group": "adult"})
             animals.append({"subject": sid, "role": ("resident", "intruder")[j]})

@@ -43,6 +43,8 @@ def test_arrays_carry_their_checksum_and_are_checked(one_pose):
 
 
 def test_a_failed_insert_leaves_no_upload_behind(one_pose, capsys):
+    from datajoint.errors import IntegrityError
+
     from schemas import quality, store
 
     table = quality.FilteredPose()
@@ -50,7 +52,7 @@ def test_a_failed_insert_leaves_no_upload_behind(one_pose, capsys):
     before = set(_gc(capsys, "--dry-run", "--min-age-hours", "0"))  # e.g. objects of rows deleted earlier
     metas = [store.upload(table, key, f, np.zeros((3, 2), np.float32)) for f in ("positions", "confidence")]
     assert set(_gc(capsys, "--dry-run", "--min-age-hours", "0")) - before == {m["path"] for m in metas}
-    with pytest.raises(Exception), store.removed_on_error(*metas):
+    with pytest.raises(IntegrityError), store.removed_on_error(*metas):
         table.insert1(dict(key, **dict(zip(("positions", "confidence"), metas)), step_stats={}, provenance={}),
                       allow_direct_insert=True)
     assert set(_gc(capsys, "--dry-run", "--min-age-hours", "0")) == before

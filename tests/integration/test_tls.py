@@ -142,10 +142,10 @@ def test_mariadb_as_configured(tmp_path):
     host, port = _server("ETHOJOINT_TEST_MYSQL_HOST", "127.0.0.1:3306", "MariaDB")
     user = os.environ.get("ETHOJOINT_TEST_MYSQL_USER", "ethojoint")
     password = os.environ.get("ETHOJOINT_TEST_MYSQL_PASS", "ethojoint")
-    with pymysql.connect(host=host, port=port, user=user, password=password, ssl_disabled=True) as conn:
-        with conn.cursor() as cursor:
-            cursor.execute("SHOW VARIABLES LIKE 'have_ssl'")
-            has_tls = (cursor.fetchone() or ("", ""))[1] == "YES"
+    conn = pymysql.connect(host=host, port=port, user=user, password=password, ssl_disabled=True)
+    with conn, conn.cursor() as cursor:
+        cursor.execute("SHOW VARIABLES LIKE 'have_ssl'")
+        has_tls = (cursor.fetchone() or ("", ""))[1] == "YES"
     found = _probe(_env("mysql", host, port, user, password, tmp_path / "home"), tmp_path)
     print(f"MariaDB {host}:{port} TLS {'on' if has_tls else 'off'}: {found}")
     _check(found, has_tls, "mysql")
@@ -158,10 +158,9 @@ def test_postgresql_server_as_configured(tmp_path):
     user = os.environ.get("ETHOJOINT_TEST_PG_USER", "postgres")
     password = os.environ.get("ETHOJOINT_TEST_PG_PASS", "")
     with psycopg2.connect(host=host, port=port, user=user, password=password, dbname="postgres",
-                          sslmode="disable") as conn:
-        with conn.cursor() as cursor:
-            cursor.execute("SHOW ssl")
-            has_tls = cursor.fetchone()[0] == "on"
+                          sslmode="disable") as conn, conn.cursor() as cursor:
+        cursor.execute("SHOW ssl")
+        has_tls = cursor.fetchone()[0] == "on"
     conn.close()
     found = _probe(_env("postgresql", host, port, user, password, tmp_path / "home"), tmp_path)
     print(f"PostgreSQL {host}:{port} TLS {'on' if has_tls else 'off'}: {found}")

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from pipeline.errors import InputError
-
 from tests.integration.test_ingest import write_manifest
 
 pytestmark = pytest.mark.integration

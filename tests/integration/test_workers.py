@@ -89,7 +89,7 @@ def _worker_env() -> dict:
 
 
 def _start(tmp_path, name, *args, stage="quality"):
-    log = open(tmp_path / f"{name}.log", "w")
+    log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 (the worker process writes to it until it ends)
     proc = subprocess.Popen([sys.executable, "-m", "workers.cli", "worker", "--stage", stage, *args],
                             cwd=REPO, env=_worker_env(), stdout=log, stderr=subprocess.STDOUT)
     proc.log_path = tmp_path / f"{name}.log"

@@ -10,8 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.behavior import (CONTACTS, RuleSet, find_bouts, resolve_roles, score_session,
-                               social_features, summarise_bouts, time_binned)
+from pipeline.behavior import (
+    CONTACTS,
+    RuleSet,
+    find_bouts,
+    resolve_roles,
+    score_session,
+    social_features,
+    summarise_bouts,
+    time_binned,
+)
 from pipeline.behavior.bouts import hysteresis, hysteresis_sparse
 from pipeline.behavior.smoothing import running_median
 from pipeline.errors import InputError
@@ -35,10 +43,7 @@ def body(neck, heading_deg):
 def pose_from_mm(frames_mm, *, individuals=("a", "b"), n_space=2, scale=MM_PER_PX):
     """PoseData in px (or mm for 3D) from a (time, individual, keypoint, 2) mm array."""
     pos = np.asarray(frames_mm, float)
-    if n_space == 3:
-        pos = np.concatenate([pos, np.zeros(pos.shape[:-1] + (1,))], -1)
-    else:
-        pos = pos / scale
+    pos = np.concatenate([pos, np.zeros(pos.shape[:-1] + (1,))], -1) if n_space == 3 else pos / scale
     return PoseData(pos, np.ones(pos.shape[:3]), individuals=individuals, keypoints=KP, fps=FPS)
 
 

@@ -7,10 +7,24 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.calibration import (Board, Calibration, Camera, calibrate, camera_centers, check_cameras, detect_boards,
-                                  frame_key, plot_calibration_report, plot_trajectories_3d, project,
-                                  read_board_toml, read_calibration_toml, to_aniposelib, undistort,
-                                  write_calibration_toml)
+from pipeline.calibration import (
+    Board,
+    Calibration,
+    Camera,
+    calibrate,
+    camera_centers,
+    check_cameras,
+    detect_boards,
+    frame_key,
+    plot_calibration_report,
+    plot_trajectories_3d,
+    project,
+    read_board_toml,
+    read_calibration_toml,
+    to_aniposelib,
+    undistort,
+    write_calibration_toml,
+)
 from pipeline.errors import InputError
 
 CAMS = ["back", "mid", "side", "top"]

@@ -15,10 +15,9 @@ import sys
 import time
 from pathlib import Path
 
+import deeplabcut  # noqa: E402,F401  (the test command installs the engines: missing = failure, not a skip)
 import numpy as np
 import pytest
-
-import deeplabcut  # noqa: E402,F401  (the test command installs the engines: missing = failure, not a skip)
 
 from pipeline.errors import InputError  # noqa: E402
 from pipeline.inference import dlc  # noqa: E402

@@ -2,10 +2,8 @@
 
 import numpy as np
 import pytest
-
-import sleap_nn  # noqa: E402,F401  (the test command installs the engines: missing = failure, not a skip)
-
 import sleap_io as sio  # noqa: E402
+import sleap_nn  # noqa: E402,F401  (the test command installs the engines: missing = failure, not a skip)
 
 from pipeline.errors import InputError  # noqa: E402
 from pipeline.inference.frames import select_frames_kmeans, write_sleap_package  # noqa: E402

@@ -30,7 +30,7 @@ import hashlib
 import subprocess
 import sys
 import warnings
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import h5py
@@ -66,7 +66,7 @@ DEEPOF_KEYPOINTS = (
 )  # fmt: skip
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(path: Path, fps: float | None = None) -> PoseData:
     """Read each real file once per session (tests must not mutate the result)."""
     return read_pose(path, fps=fps)
@@ -276,7 +276,7 @@ def _write_nwb(path: Path, n_frames: int, names=("mouse",)) -> Path:
     import pynwb
 
     nwb = pynwb.NWBFile(session_description="test", identifier="test-id",
-                        session_start_time=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc))  # fmt: skip
+                        session_start_time=datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC))  # fmt: skip
     behavior = nwb.create_processing_module("behavior", "pose")
     skeletons, estimations = [], []
     for name in names:

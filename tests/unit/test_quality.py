@@ -13,11 +13,21 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.quality import (STEPS, apply_chain, body_size, centroids, confidence_threshold, correct_identities,
-                              detect_swaps, identity_accuracy, interpolate_gaps, max_jump, reject_implausible)
+from pipeline.quality import (
+    STEPS,
+    apply_chain,
+    body_size,
+    centroids,
+    confidence_threshold,
+    correct_identities,
+    detect_swaps,
+    identity_accuracy,
+    interpolate_gaps,
+    max_jump,
+    reject_implausible,
+)
 from pipeline.quality.kalman import cv_kalman_rts
 from pipeline.synthetic import ObservationNoise, simulate_session
-
 
 # ---------------------------------------------------------------- helpers
 

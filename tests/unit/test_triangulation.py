@@ -12,9 +12,16 @@ import pytest
 
 from pipeline.errors import InputError
 from pipeline.synthetic.rig import observe, synthetic_animals_3d, synthetic_rig
-from pipeline.triangulation import (median_filter, reprojection_errors, score_threshold, triangulate,
-                                    triangulate_dlt, triangulate_optim, triangulate_ransac,
-                                    viterbi_filter)
+from pipeline.triangulation import (
+    median_filter,
+    reprojection_errors,
+    score_threshold,
+    triangulate,
+    triangulate_dlt,
+    triangulate_optim,
+    triangulate_ransac,
+    viterbi_filter,
+)
 from tests.conftest import SHARED_DATA
 
 REAL = SHARED_DATA / "anipose_minimal_session"
@@ -211,6 +218,7 @@ def test_dlt_speed_vs_aniposelib(rig):
 
 def _real_cameras():
     import toml
+
     from pipeline.calibration.cameras import Camera
     cal = toml.load(REAL / "calibration.toml")
     by_name = {v["name"]: v for k, v in cal.items() if k.startswith("cam_")}
@@ -218,8 +226,8 @@ def _real_cameras():
 
 
 def test_real_labels_match_aniposelib(shared_data):
-    import h5py
     import aniposelib.cameras as ani
+    import h5py
     cams = _real_cameras()
     views = []
     for name in REAL_CAMS:
