@@ -1,4 +1,38 @@
-"""Anipose ``calibration.toml`` reading and writing (re-exported by ``cameras``)."""
+"""Anipose ``calibration.toml`` reading and writing (re-exported by ``cameras``).
+
+Why not ``aniposelib.cameras.CameraGroup.load`` / ``.dump`` (aniposelib 0.8.0, toml 0.10.2)
+    Where they agree: on the real ``anipose_minimal_session/calibration.toml``
+    ``CameraGroup.load`` gives the same 4 cameras in the same order with
+    bit-identical matrix, distortions, rotation and translation; a file that
+    ``CameraGroup.dump`` writes has the same tables and keys as ours
+    (``[cam_N]`` name, size, matrix, distortions, rotation, translation, then
+    ``[metadata]``) and parses to the same dict; floats (1,000 random values,
+    1e-20 to 1e20) and nan/inf round-trip exactly both ways. Only the layout
+    differs (``[ 1280, 1024,]`` there, ``[1280, 1024]`` here). Each reads the
+    other's files (``load`` ours too, unless their metadata has a list mixing
+    integers and floats; see below).
+
+    Where they differ, so both functions here stay ours:
+
+    * ``load`` parses with the ``toml`` 0.10 package (TOML 0.5), which rejects
+      arrays mixing integers and floats, valid TOML 1.0 and common in written
+      files: ``matrix = [[500.5, 0, 320], ...]`` raises
+      ``TomlDecodeError: Not a homogeneous array``; ``tomllib`` reads it.
+    * ``load`` orders the tables by sorting their names as strings, so with 11
+      or more cameras ``cam_10`` and ``cam_11`` come before ``cam_2`` (12
+      cameras load as c0, c1, c10, c11, c2, ...); we order by N.
+    * ``load`` takes every table except ``[metadata]`` as a camera: an extra
+      table such as ``[notes]`` raises ``KeyError('matrix')``; we ignore it.
+    * ``load`` errors name neither file nor table (``KeyError('rotation')``,
+      ``ValueError: could not convert string to float: 'a'``) and a wrong
+      shape (a 2x2 matrix) loads silently; ours are InputErrors naming both.
+    * ``load`` reads ``fisheye = true`` as a ``FisheyeCamera``; our Camera has
+      no fisheye model, so such a file is refused here rather than misread.
+    * ``dump`` writes numpy scalars in ``metadata`` as strings:
+      ``np.float64(0.2)`` becomes ``"np.float64(0.2)"`` and an ndarray a list
+      of such strings; a list ``[1, 0.5]`` is written but ``load`` then
+      rejects it (not homogeneous). We write numbers.
+"""
 
 from __future__ import annotations
 
@@ -60,6 +94,8 @@ def read_calibration_toml(path: str | Path, *, cameras: Sequence[str] | None = N
                    if f not in table]
         if missing:
             raise InputError(path, f"[{key}] lacks {', '.join(missing)}")
+        if table.get("fisheye"):
+            raise InputError(path, f"[{key}] is a fisheye camera; only the pinhole (OpenCV) model is supported")
         try:
             found.append(Camera.from_dict(table))
         except (ValueError, TypeError) as exc:

@@ -136,6 +136,63 @@ def test_write_read_round_trip_and_aniposelib_load(tmp_path):
     np.testing.assert_allclose(camera_centers(cams)[0], -cv2.Rodrigues(cams[0].rotation)[0].T @ cams[0].translation)
 
 
+def test_aniposelib_load_dump_agree_with_ours_on_real_file(session_dir, tmp_path):
+    """Same cameras, bit for bit, and the same parsed content when written."""
+    import tomllib
+
+    from aniposelib.cameras import CameraGroup
+
+    path = session_dir / "calibration.toml"
+    ours, group = read_calibration_toml(path), CameraGroup.load(str(path))
+    assert group.get_names() == [c.name for c in ours] == CAMS
+    for c, a in zip(ours, group.cameras):
+        assert tuple(a.get_size()) == c.size
+        for mine, theirs in [(c.matrix, a.get_camera_matrix()), (c.distortion, a.get_distortions()),
+                             (c.rotation, a.get_rotation()), (c.translation, a.get_translation())]:
+            np.testing.assert_array_equal(mine, theirs)
+    group.metadata = {"error": 0.2, "by": "test"}
+    group.dump(str(tmp_path / "theirs.toml"))
+    write_calibration_toml(tmp_path / "ours.toml", ours, metadata={"error": 0.2, "by": "test"})
+    theirs_text, ours_text = (tmp_path / "theirs.toml").read_text(), (tmp_path / "ours.toml").read_text()
+    assert theirs_text != ours_text  # layout only: "[ 1280, 1024,]" there
+    assert tomllib.loads(theirs_text) == tomllib.loads(ours_text)
+
+
+def test_aniposelib_load_dump_differences(tmp_path):
+    """The documented reasons (_toml.py docstring) for keeping our reader and writer."""
+    import toml
+    from aniposelib.cameras import CameraGroup
+
+    # 12 cameras: aniposelib sorts table names as strings
+    path = write_calibration_toml(tmp_path / "twelve.toml", [synthetic_camera(f"c{i}") for i in range(12)])
+    assert [c.name for c in read_calibration_toml(path)] == [f"c{i}" for i in range(12)]
+    assert CameraGroup.load(str(path)).get_names()[:4] == ["c0", "c1", "c10", "c11"]
+    # integers among floats (valid TOML 1.0): toml 0.10 refuses the array
+    cam0 = ('[cam_0]\nname = "a"\nsize = [640, 480]\nmatrix = [[500.5, 0, 320], [0, 500.5, 240], [0, 0, 1]]\n'
+            "distortions = [0.1, 0.0, 0.0, 0.0, 0.0]\nrotation = [0.0, 0.0, 0.0]\ntranslation = [0.0, 0.0, 100.0]\n")
+    path.write_text(cam0)
+    assert read_calibration_toml(path)[0].matrix[0].tolist() == [500.5, 0.0, 320.0]
+    with pytest.raises(toml.TomlDecodeError, match="homogeneous"):
+        CameraGroup.load(str(path))
+    # an extra table is taken as a camera
+    floats = cam0.replace("0, 320], [0, 500.5, 240], [0, 0, 1]", "0.0, 320.0], [0.0, 500.5, 240.0], [0.0, 0.0, 1.0]")
+    path.write_text(floats + '[metadata]\n[notes]\ntext = "hi"\n')
+    assert [c.name for c in read_calibration_toml(path)] == ["a"]
+    with pytest.raises(KeyError, match="matrix"):
+        CameraGroup.load(str(path))
+    # fisheye: aniposelib has the model, we do not, so we refuse rather than misread
+    path.write_text(path.read_text().replace("[metadata]", "fisheye = true\n[metadata]"))
+    with pytest.raises(InputError, match=r"twelve.toml.*cam_0.*fisheye"):
+        read_calibration_toml(path)
+    # numpy scalars in metadata: aniposelib writes their repr as a string
+    group = CameraGroup.load(str(write_calibration_toml(tmp_path / "a.toml", [synthetic_camera("a")])))
+    group.metadata = {"error": np.float64(0.2)}
+    group.dump(str(tmp_path / "b.toml"))
+    assert CameraGroup.load(str(tmp_path / "b.toml")).metadata["error"] == "np.float64(0.2)"
+    write_calibration_toml(tmp_path / "c.toml", [synthetic_camera("a")], metadata={"error": np.float64(0.2)})
+    assert CameraGroup.load(str(tmp_path / "c.toml")).metadata["error"] == 0.2
+
+
 def test_check_cameras_refusals():
     a, b = synthetic_camera("a"), synthetic_camera("b", (0.3, 0.2, -0.1), (-50.0, 20.0, 500.0))
     check_cameras([a, b], source="calib.toml", errors_px={"a": 0.2, "b": 0.4}, max_error_px=0.5)

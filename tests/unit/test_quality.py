@@ -184,6 +184,27 @@ def test_interpolate_gaps_fills_short_gaps_accurately(session, method):
     assert st1["filled"] == 0 and long_gap.sum() > 0
 
 
+@pytest.mark.parametrize("method", ["linear", "cubic"])
+def test_interpolate_gaps_sparse_series_and_half_missing_points(method):
+    """All-missing, one-point and three-point series; a point with one NaN coordinate is missing as a whole."""
+    from pipeline.pose import PoseData
+
+    n = np.nan
+    pos = np.full((7, 1, 4, 2), n)
+    pos[3, 0, 1] = [5.0, 5.0]                                   # one valid point: nothing to fill
+    pos[[0, 2, 6], 0, 2] = [[0.0, 0.0], [2.0, 4.0], [6.0, 12.0]]  # three points: linear even for cubic
+    pos[:, 0, 3] = np.c_[np.arange(7.0), np.arange(7.0)]
+    pos[3, 0, 3, 1] = n                                         # half-missing point, gap of one frame
+    pose = PoseData(pos, np.ones((7, 1, 4)), individuals=("a",), keypoints=("k0", "k1", "k2", "k3"))
+    out, st = interpolate_gaps(pose, max_gap_frames=3, method=method)
+    assert np.isnan(out.positions[:, 0, 0]).all()
+    assert np.flatnonzero(~np.isnan(out.positions[:, 0, 1, 0])).tolist() == [3]
+    np.testing.assert_allclose(out.positions[:, 0, 2], [[0, 0], [1, 2], [2, 4], [3, 6], [4, 8], [5, 10], [6, 12]])
+    np.testing.assert_allclose(out.positions[:, 0, 3], np.c_[np.arange(7.0), np.arange(7.0)], atol=1e-12)
+    assert st == {"removed": 0, "changed": 0, "filled": 5}
+    assert np.isnan(out.confidence[[1, 3, 4, 5], 0, 2]).all() and np.isnan(out.confidence[3, 0, 3])
+
+
 def test_kalman_matches_filterpy():
     from filterpy import kalman as filterpy  # test dependency (pyproject: [test] extra)
     from filterpy.common import Q_discrete_white_noise
