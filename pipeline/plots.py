@@ -21,7 +21,15 @@ def _plt():
 
 
 def group_plot(df: pd.DataFrame, path, *, group_by: list[str], value: str, title: str = "") -> Path:
-    """One panel per behaviour: bar = group mean ± SEM, one dot per animal."""
+    """:func:`group_figure`, written to ``path`` (PNG)."""
+    return _save(group_figure(df, group_by=group_by, value=value, title=title), path)
+
+
+def group_figure(df: pd.DataFrame, *, group_by: list[str], value: str, title: str = ""):
+    """One panel per behaviour: bar = group mean ± SEM, one dot per animal (NaN = no data: no dot).
+
+    Returns the matplotlib Figure (close it, or pass it to ``group_plot``'s path form).
+    """
     plt = _plt()
     behaviors = sorted(df["behavior"].unique())
     labels = df[group_by].astype(str).agg(" ".join, axis=1)
@@ -45,11 +53,16 @@ def group_plot(df: pd.DataFrame, path, *, group_by: list[str], value: str, title
     fig.suptitle(title or f"{UNITS.get(value, value)} by {' × '.join(group_by)} (bar: mean ± SEM, dot: animal)",
                  fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
 
 
 def ethogram(bouts: pd.DataFrame, path, *, duration_s: float, title: str = "") -> Path:
-    """One row per behaviour and agent → target; bars where bouts are."""
+    """:func:`ethogram_figure`, written to ``path`` (PNG)."""
+    return _save(ethogram_figure(bouts, duration_s=duration_s, title=title), path)
+
+
+def ethogram_figure(bouts: pd.DataFrame, *, duration_s: float, title: str = ""):
+    """One row per behaviour and agent → target; bars where bouts are. Returns the Figure."""
     plt = _plt()
     bouts = bouts.assign(row=bouts["behavior"] + "  " + bouts["agent"] + " → " + bouts["target"])
     rows = sorted(bouts["row"].unique())
@@ -66,7 +79,7 @@ def ethogram(bouts: pd.DataFrame, path, *, duration_s: float, title: str = "") -
     ax.set_title(title or "ethogram", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
 
 
 def _save(fig, path) -> Path:

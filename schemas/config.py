@@ -84,8 +84,7 @@ def load_settings(cwd: Path | None = None) -> Settings:
 
     Examples
     --------
-    >>> s = load_settings()  # doctest: +SKIP
-    >>> s.prefix
+    >>> load_settings().prefix  # without ETHOJOINT_PREFIX or a configuration file  # doctest: +SKIP
     'ethojoint_'
     """
     cwd = Path(cwd or os.getcwd())

@@ -90,15 +90,18 @@ def _save(fig, path: Path) -> Path:
 
 
 def run_qc(session: str, out) -> int:
-    """Populate the session's IdentityCheck, print the tables, write the plots."""
+    """Print the session's quality tables and write the plots (it computes nothing: populate first)."""
     from schemas import pose, quality
 
     out = Path(out)
     keys = (pose.PoseEstimation & {"session": session}).keys()
     if not keys:
         raise InputError(f"session {session!r}", "no pose estimation")
-    quality.IdentityCheck.populate({"session": session})
-    quality.FilteredPose.populate({"session": session})
+    todo = [t.__name__ for t in (quality.IdentityCheck, quality.FilteredPose)
+            if len(t.key_source & {"session": session}) > len(t & {"session": session})]
+    if todo:  # a report does not populate tables as a side effect
+        print(f"not computed yet for session {session!r}: {', '.join(todo)} "
+              f"(run `ethojoint populate {' '.join('quality.' + t for t in todo)}`)")
     for key in keys:
         row, positions, confidence = pose.load_pose(key)
         events = (quality.IdentityCheck.Event & key).to_pandas().reset_index() if \

@@ -163,3 +163,17 @@ class _FakeServer:
         from types import SimpleNamespace
 
         return SimpleNamespace(socket_dir=self.folder, port=5432)
+
+
+def test_datajoint_internals_the_worker_relies_on():
+    """The worker keeps its own SIGTERM handler during populate by swapping ``datajoint.autopopulate.signal``
+    (DataJoint 2.3.5 offers no supported way; its own handler marks the job 'error'). If DataJoint changes
+    this, the worker falls back to handing the job back, and this test says so loudly."""
+    import signal
+
+    import datajoint
+    from datajoint import autopopulate
+
+    assert datajoint.__version__ == "2.3.5"  # pinned in pyproject.toml
+    assert autopopulate.signal is signal
+    assert "signal.signal(signal.SIGTERM" in Path(autopopulate.__file__).read_text()
