@@ -1,4 +1,4 @@
-"""Social-behaviour bouts and their summaries, per pose estimation and rule set.
+"""Social-behaviour bouts and their summaries, per pose version and rule set.
 
 A rule set (:class:`SocialRuleSet`) is either *fixed* (the built-in
 vocabulary of :class:`pipeline.behavior.RuleSet`, ``kind = 'fixed'``) or a
@@ -30,21 +30,21 @@ from pipeline.behavior import RuleSet
 from pipeline.behavior.rows import KINDS, fixed_role_map, score_recording  # noqa: F401  (public here too)
 from pipeline.errors import InputError, NotScorableError
 
-from . import pose, quality, recording, store, triangulation
+from . import pose, session, versions  # noqa: F401  (session: named by the part definitions)
 
 schema = dj.Schema()
 
 DEFAULT_SCORING = {"role_map": None, "bin_s": 60.0, "n_bins": 3}
 
 
-# part definitions shared by the 2D (SocialBouts) and 3D (SocialBouts3D) scorers
+# part definitions (agent and target are animals of the session)
 _BOUT = """
         -> master
         bout_index : int32
         ---
         behavior : varchar(32)
-        agent : varchar(32)            # subject id
-        target : varchar(32)           # subject id
+        -> session.Session.Animal.proj(agent="subject")
+        -> session.Session.Animal.proj(target="subject")
         start_frame : int32            # video frame number
         end_frame : int32              # exclusive
         start_s : float64              # video time (start_frame / fps)
@@ -55,8 +55,8 @@ _BOUT = """
 _SUMMARY = """
         -> master
         behavior : varchar(32)
-        agent : varchar(32)
-        target : varchar(32)
+        -> session.Session.Animal.proj(agent="subject")
+        -> session.Session.Animal.proj(target="subject")
         ---
         mutual : bool
         bout_count : int32
@@ -72,8 +72,8 @@ _SUMMARY = """
 _TIMEBIN = """
         -> master
         behavior : varchar(32)
-        agent : varchar(32)
-        target : varchar(32)
+        -> session.Session.Animal.proj(agent="subject")
+        -> session.Session.Animal.proj(target="subject")
         time_bin : int16
         ---
         bin_start_s : float64
@@ -106,26 +106,22 @@ class SocialRuleSet(dj.Lookup):
     units : varchar(16)                # of the thresholds: mm | px | body_lengths
     params : json                      # see the class notes
     document_sha256 = '' : varchar(64) # RuleDocument.content_hash() of a document rule set
-    -> [nullable] quality.FilterParamSet  # score the FilteredPose of this chain; null = the raw pose
-    identity_corrected = 0 : bool      # score the IdentityCorrection version of the pose instead
     """
 
     @classmethod
-    def add(cls, name: str, rules: RuleSet | None = None, *, filter_set: str | None = None,
-            identity_corrected: bool = False, **scoring) -> str:
+    def add(cls, name: str, rules: RuleSet | None = None, **scoring) -> str:
         """Insert (idempotently) a fixed rule set and return its id.
 
-        With ``filter_set``, the rule set scores the poses filtered by that
-        chain (FilteredPose); with ``identity_corrected``, the user-approved
-        IdentityCorrection version; otherwise the raw PoseEstimation.
+        A rule set says only how to score; every pose version
+        (:class:`versions.PoseVersion`: raw, filtered, identity-corrected, 3D)
+        is scored under it, and reports choose the version.
         """
         rules = rules or RuleSet()
         params = {"rules": rules.to_dict(), **DEFAULT_SCORING, **scoring}
-        return cls._insert(name, "fixed", rules.units, params, "", filter_set, identity_corrected)
+        return cls._insert(name, "fixed", rules.units, params, "")
 
     @classmethod
-    def add_document(cls, source, *, name: str | None = None, bin_s: float = 60.0, n_bins: int = 3,
-                     filter_set: str | None = None, identity_corrected: bool = False) -> str:
+    def add_document(cls, source, *, name: str | None = None, bin_s: float = 60.0, n_bins: int = 3) -> str:
         """Insert (idempotently) a rule document and return its rule-set id.
 
         Parameters
@@ -137,8 +133,6 @@ class SocialRuleSet(dj.Lookup):
             ``rule_set_name`` (default: the document's ``name``).
         bin_s, n_bins : keyword-only
             Time bins of the TimeBin rows (default 3 bins of 60 s).
-        filter_set, identity_corrected : keyword-only
-            As in :meth:`add`.
 
         Raises
         ------
@@ -153,27 +147,20 @@ class SocialRuleSet(dj.Lookup):
 
         doc = load_document(source)
         params = {"document": doc.to_dict(), "bin_s": float(bin_s), "n_bins": int(n_bins)}
-        return cls._insert(name or doc.name, "document", doc.units, params, doc.content_hash(), filter_set,
-                           identity_corrected)
+        return cls._insert(name or doc.name, "document", doc.units, params, doc.content_hash())
 
     @classmethod
-    def _insert(cls, name, kind, units, params, sha, filter_set, identity_corrected) -> str:
-        if filter_set and identity_corrected:
-            raise ValueError("a rule set scores either a filter chain's output or the identity-corrected pose")
+    def _insert(cls, name, kind, units, params, sha) -> str:
         if not name or len(name) > 64:
             raise InputError("rule set", f"a rule-set name has 1 to 64 characters, got {name!r}")
-        hashed = dict(params, filter_set=filter_set) if filter_set else dict(params)
-        if identity_corrected:
-            hashed["identity_corrected"] = True
-        rule_set = provenance.params_hash(hashed)
+        rule_set = provenance.params_hash(params)  # the rules only: the same whatever pose they score
         if kind == "document":
             other = ((cls & {"rule_set_name": name}) - {"rule_set": rule_set}).to_arrays("rule_set")
             if len(other):
                 raise InputError(f"rule set {name!r}", f"the name is taken by rule set {other[0]} with other "
                                                        "rules; give another name (--name)")
         cls.insert1({"rule_set": rule_set, "rule_set_name": name, "kind": kind, "units": units, "params": params,
-                     "document_sha256": sha, "filter_set": filter_set,
-                     "identity_corrected": bool(identity_corrected)}, skip_duplicates=True)
+                     "document_sha256": sha}, skip_duplicates=True)
         return rule_set
 
     @classmethod
@@ -189,7 +176,11 @@ class SocialRuleSet(dj.Lookup):
 
 @schema
 class SocialBouts(dj.Computed):
-    """One row: the scored social behaviour of one pose estimation under one rule set.
+    """One row: the scored social behaviour of one pose version under one rule set.
+
+    Every version (:class:`versions.PoseVersion`: raw, filtered,
+    identity-corrected, 3D) is scored under every rule set; a 3D version (in
+    mm) only under rule sets in mm.
 
     Parts: ``Bout`` (one row per bout), ``Summary`` (per behaviour and
     agent → target over the whole recording), ``TimeBin`` (the same per time
@@ -204,7 +195,7 @@ class SocialBouts(dj.Computed):
     """
 
     definition = """
-    -> pose.PoseEstimation
+    -> versions.PoseVersion
     -> SocialRuleSet
     ---
     units : varchar(16)                 # of distances below: mm | px | body_lengths
@@ -232,53 +223,42 @@ class SocialBouts(dj.Computed):
 
     @property
     def key_source(self):
-        pairs = pose.PoseEstimation * SocialRuleSet
-        # a rule set with a filter chain (or on corrected identities) scores only poses whose version exists
-        raw = dj.AndList(["filter_set IS NULL", "NOT identity_corrected"])
-        corrected = dj.AndList(["identity_corrected", quality.IdentityCorrection.proj()])
-        source = (pairs & [raw, quality.FilteredPose.proj(), corrected]).proj()
+        # 3D versions are in mm: only rule sets in mm score them
+        source = ((versions.PoseVersion * SocialRuleSet.proj("units")) & ["kind <> '3d'", "units = 'mm'"]).proj()
         settled = settled_not_scorable()  # recorded as not scorable, inputs unchanged: not retried
         return source - (NotScorable & settled).proj() if settled else source
 
-    def make_fetch(self, key):
-        """Everything scoring needs, small: the pose (or its filtered / corrected version) as store metadata,
-        tracks, scale, rules, roles."""
-        row = store.small((pose.PoseEstimation & key).fetch1())
-        rule_set = (SocialRuleSet & key).fetch1()
-        raw_tracks = (pose.PoseEstimation.Individual & key).to_dicts(order_by="individual_index")
-        tracks = raw_tracks
-        arrays = {"positions": row.pop("positions"), "confidence": row.pop("confidence")}
-        version = None
-        if rule_set["filter_set"]:
-            version = (quality.FilteredPose & key & {"filter_set": rule_set["filter_set"]}).fetch1()
-        elif rule_set["identity_corrected"]:
-            version = (quality.IdentityCorrection & key).fetch1()
-            names = list(version["individuals"])  # identities keep the name of their main source track
-            tracks = [dict(t, individual_index=names.index(t["track"])) for t in tracks if t["track"] in names]
-        if version is not None:
-            arrays = {k: store.metadata(version[k]) for k in ("positions", "confidence")}
-        mm_per_px = (recording.VideoRecording & key).fetch1("mm_per_px")
-        skeleton = (pose.PoseEstimationTask & key).fetch1("skeleton")
-        roles = pose.skeleton_roles(skeleton)
-        inputs = {"row": row, "arrays": arrays, "tracks": tracks, "mm_per_px": mm_per_px, "rule_set": rule_set,
-                  "skeleton": skeleton, "roles": roles, "inputs_hash": inputs_hash(raw_tracks, roles, mm_per_px)}
-        return (inputs,)
+    def refresh_inputs(self) -> None:
+        """Register new pose versions (called by populate and by the workers before they list jobs)."""
+        versions.PoseVersion.sync()
 
-    def make_compute(self, key, inputs):
-        started = provenance.now()
+    def populate(self, *restrictions, **kwargs):
+        """DataJoint's populate, after registering new pose versions."""
+        self.refresh_inputs()
+        return super().populate(*restrictions, **kwargs)
+
+    def make_fetch(self, key):
+        """Everything scoring needs, small: the version's pose as store metadata, tracks, scale, rules, roles."""
+        given = versions.fetch_version(key)
+        given["rule_set"] = (SocialRuleSet & key).fetch1()
+        given["roles"] = pose.skeleton_roles(given["skeleton"]) if given["skeleton"] else {}
+        given["inputs_hash"] = inputs_hash(given["tracks"], given["roles"], given["mm_per_px"])
+        return (given,)
+
+    def make_compute(self, key, given):
         """Score (no database access); returns (master row, part rows, None) or (None, None, NotScorable row)."""
-        rs = inputs["rule_set"]
+        started = provenance.now()
+        rs, row = given["rule_set"], given["row"]
         try:
-            positions, confidence = (store.load_array(m, dtype=np.float64) for m in inputs["arrays"].values())
-            result = score_recording(inputs["row"], positions, confidence, inputs["tracks"],
-                                     inputs["mm_per_px"], rs["params"], kind=rs["kind"],
-                                     skeleton=inputs["skeleton"], roles=inputs["roles"],
+            positions, confidence = versions.version_arrays(given)
+            result = score_recording(row, positions, confidence, given["tracks"], given["mm_per_px"], rs["params"],
+                                     kind=rs["kind"], skeleton=given["skeleton"], roles=given["roles"],
                                      rule_set_name=rs["rule_set_name"])
         except NotScorableError as err:
-            return None, None, dict(key, reason=str(err)[:2000], inputs_hash=inputs["inputs_hash"])
-        row = inputs["row"]
+            return None, None, dict(key, reason=str(err)[:2000], inputs_hash=given["inputs_hash"])
         prov = provenance.record(started=started, inputs=pose.input_checksums(row), params=rs["params"],
-                                 skeleton=inputs["skeleton"], roles=result["roles"])
+                                 pose_version=key["pose_version"], kind=given["kind"], skeleton=given["skeleton"],
+                                 roles=result["roles"])
         master = dict(key, units=result["units"], n_frames=row["n_frames"], fps=row["fps"],
                       frame_offset=row["frame_offset"], n_bouts=len(result["bouts"]), provenance=prov)
         return master, result, None
@@ -294,7 +274,7 @@ class SocialBouts(dj.Computed):
 
 @schema
 class NotScorable(dj.Manual):
-    """One row: a pose estimation that cannot be scored under a rule set, and why.
+    """One row: a pose version that cannot be scored under a rule set, and why.
 
     Written by :class:`SocialBouts` populate instead of failing on every run
     (e.g. one track mapped to a subject; a role the rule set needs that the
@@ -306,81 +286,13 @@ class NotScorable(dj.Manual):
     """
 
     definition = """
-    -> pose.PoseEstimation
+    -> versions.PoseVersion
     -> SocialRuleSet
     ---
     reason : varchar(2000)
     inputs_hash : char(36)             # params_hash of tracks, skeleton roles and mm_per_px when recorded
     recorded = CURRENT_TIMESTAMP : datetime
     """
-
-
-@schema
-class SocialBouts3D(dj.Computed):
-    """One row: the scored social behaviour of one 3D triangulation (mm) under one mm rule set.
-
-    Same parts as :class:`SocialBouts`; individuals are the session's subjects.
-    Only fixed rule sets in mm without a filter chain are used here.  Roles
-    come from the skeleton of the session's 2D pose estimations.
-    """
-
-    definition = """
-    -> triangulation.Triangulation
-    -> SocialRuleSet
-    ---
-    n_frames : int32
-    frame_offset : int32                # video frame of the first one; bins and latencies count from it
-    fps : float64
-    n_bouts : int32
-    provenance : json
-    """
-
-    class Bout(dj.Part):
-        """One row: one bout of one behaviour of one agent toward one target."""
-
-        definition = _BOUT
-
-    class Summary(dj.Part):
-        """One row: one behaviour of one agent toward one target over the recording."""
-
-        definition = _SUMMARY
-
-    class TimeBin(dj.Part):
-        """One row: one behaviour of one agent toward one target in one time bin."""
-
-        definition = _TIMEBIN
-
-    @property
-    def key_source(self):
-        # fixed rule sets in mm only: a document rule set that cannot score a triangulation (a role its
-        # skeleton lacks) would fail every populate, as 3D has no NotScorable record yet
-        rule_sets = SocialRuleSet & "filter_set IS NULL" & "NOT identity_corrected" & {"units": "mm", "kind": "fixed"}
-        return (triangulation.Triangulation.proj() * rule_sets).proj()
-
-    def make_fetch(self, key):
-        row = store.small((triangulation.Triangulation & key).fetch1())
-        skeletons = sorted(set((pose.PoseEstimationTask & {"session": key["session"]}).to_arrays("skeleton")))
-        skeleton = skeletons[0] if len(skeletons) == 1 else None
-        roles = pose.skeleton_roles(skeleton) if skeleton else {}
-        return row, (SocialRuleSet & key).fetch1(), skeleton, roles
-
-    def make_compute(self, key, row, rs, skeleton, roles):
-        started = provenance.now()
-        positions = store.load_array(row["positions"], dtype=np.float64)
-        tracks = [{"individual_index": i, "subject": s} for i, s in enumerate(row["individuals"])]
-        as_pose = dict(row, camera="3d", space_units="mm")
-        confidence = np.where(np.isnan(positions[..., 0]), np.nan, 1.0)
-        result = score_recording(as_pose, positions, confidence, tracks, None, rs["params"], kind=rs["kind"],
-                                 skeleton=skeleton, roles=roles, rule_set_name=rs["rule_set_name"])
-        prov = provenance.record(started=started, inputs=pose.input_checksums(row), params=rs["params"],
-                                 skeleton=skeleton, roles=result["roles"])
-        master = dict(key, n_frames=row["n_frames"], frame_offset=row["frame_offset"], fps=row["fps"],
-                      n_bouts=len(result["bouts"]), provenance=prov)
-        return master, result
-
-    def make_insert(self, key, master, result):
-        self.insert1(master)
-        insert_parts(self, key, result)
 
 
 SocialSummary = SocialBouts.Summary
@@ -406,17 +318,17 @@ def inputs_hash(tracks, roles, mm_per_px) -> str:
 
 def _not_scorable_rows() -> pd.DataFrame:
     """NotScorable rows with the rule-set name and whether their inputs changed since (``retry``)."""
-    cols = ["session", "camera", "pose_source", "rule_set", "rule_set_name", "reason", "recorded", "retry"]
-    rows = (NotScorable * SocialRuleSet.proj("rule_set_name")
-            * pose.PoseEstimationTask.proj("skeleton") * recording.VideoRecording.proj("mm_per_px")).to_dicts()
+    cols = ["session", "pose_version", "rule_set", "rule_set_name", "reason", "recorded", "retry"]
+    rows = (NotScorable * SocialRuleSet.proj("rule_set_name")).to_dicts()
     if not rows:
         return pd.DataFrame(columns=cols)
-    individuals = (pose.PoseEstimation.Individual & NotScorable.proj()).to_dicts(order_by="individual_index")
-    roles = {s: pose.skeleton_roles(s) for s in {r["skeleton"] for r in rows}}
-    pose_key = ("session", "camera", "pose_source")
+    roles = {}
     for r in rows:
-        tracks = [t for t in individuals if all(t[k] == r[k] for k in pose_key)]
-        r["retry"] = r["inputs_hash"] != inputs_hash(tracks, roles[r["skeleton"]], r["mm_per_px"])
+        given = versions.fetch_version({"session": r["session"], "pose_version": r["pose_version"]})
+        skeleton = given["skeleton"]
+        if skeleton not in roles:
+            roles[skeleton] = pose.skeleton_roles(skeleton) if skeleton else {}
+        r["retry"] = r["inputs_hash"] != inputs_hash(given["tracks"], roles[skeleton], given["mm_per_px"])
     return pd.DataFrame(rows)[cols]
 
 
@@ -425,16 +337,16 @@ def settled_not_scorable() -> list:
     if not len(NotScorable()):
         return []
     df = _not_scorable_rows()
-    return df.loc[~df["retry"], ["session", "camera", "pose_source", "rule_set"]].to_dict("records")
+    return df.loc[~df["retry"], ["session", "pose_version", "rule_set"]].to_dict("records")
 
 
 def not_scorable() -> pd.DataFrame:
-    """Pose estimations that cannot be scored under a rule set, with the reason.
+    """Pose versions that cannot be scored under a rule set, with the reason.
 
     Returns
     -------
     DataFrame
-        ``session, camera, pose_source, rule_set, rule_set_name, reason,
+        ``session, pose_version, rule_set, rule_set_name, reason,
         recorded, retry``; ``retry`` is True when the inputs changed since
         (the next populate scores it again).
 
@@ -442,5 +354,4 @@ def not_scorable() -> pd.DataFrame:
     --------
     >>> print(not_scorable().to_string(index=False))  # doctest: +SKIP
     """
-    return _not_scorable_rows().sort_values(["session", "camera", "pose_source", "rule_set_name"],
-                                            ignore_index=True)
+    return _not_scorable_rows().sort_values(["session", "pose_version", "rule_set_name"], ignore_index=True)

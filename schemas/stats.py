@@ -8,13 +8,13 @@ import pandas as pd
 from pipeline.errors import InputError
 from pipeline.stats import animals_from_pairs
 
-from . import behavior, session
+from . import behavior, session, versions
 
 MEASURES = ("bout_count", "total_duration_s", "latency_s")
 COVERAGE = ("covered_s", "scorable_s")  # seconds of pose data, and of it the seconds that could be scored
 AGGREGATION = {"bout_count": "sum", "total_duration_s": "sum", "latency_s": "min", "covered_s": "max",
                "scorable_s": "sum"}
-RECORDING = ("session", "camera", "pose_source")  # one scored recording (with the rule set)
+RECORDING = ("session", "pose_version")  # one scored pose version (with the rule set)
 
 
 def _agents() -> pd.DataFrame:
@@ -25,25 +25,28 @@ def _agents() -> pd.DataFrame:
     return session.animals().to_pandas().reset_index().rename(columns={"subject": "agent"})
 
 
-def _pair_rows(rule_set: str | None, first_minutes: int | None, behaviors) -> pd.DataFrame:
+def _pair_rows(rule_set: str | None, first_minutes: int | None, behaviors, pose: str) -> pd.DataFrame:
     """The stored rows per recording × behaviour × agent → target (a mutual behaviour once per pair).
 
     With ``first_minutes``, sums of the first N time bins (latency from the
     recording's start); otherwise the whole-recording summary.
     """
     restriction = {"rule_set": resolve_rule_set(rule_set)}
+    chosen = versions.selection(pose).proj()
     if first_minutes:
-        bins = (behavior.SocialBouts.TimeBin & restriction & first_bins(restriction["rule_set"], first_minutes))
+        bins = (behavior.SocialBouts.TimeBin & restriction & chosen & first_bins(restriction["rule_set"],
+                                                                                 first_minutes))
         df = _with_scorable_s(bins.to_pandas().reset_index())
         df["latency_abs"] = df["bin_start_s"] + df["latency_s"]
         df = (df.groupby([*RECORDING, "behavior", "agent", "target"], as_index=False)
                 .agg(bout_count=("bout_count", "sum"), total_duration_s=("total_duration_s", "sum"),
                      latency_s=("latency_abs", "min"), covered_s=("covered_s", "sum"),
                      scorable_s=("scorable_s", "sum")))
-        mutual = set((behavior.SocialBouts.Summary & restriction & "mutual").to_pandas().reset_index()["behavior"])
+        mutual = set((behavior.SocialBouts.Summary & restriction & chosen & "mutual")
+                     .to_pandas().reset_index()["behavior"])
         df["mutual"] = df["behavior"].isin(mutual)
     else:
-        df = _with_scorable_s((behavior.SocialBouts.Summary & restriction).to_pandas().reset_index())
+        df = _with_scorable_s((behavior.SocialBouts.Summary & restriction & chosen).to_pandas().reset_index())
     df = df[[*RECORDING, "behavior", "agent", "target", "mutual", *MEASURES, *COVERAGE]]
     df = df.astype({"mutual": bool})
     if behaviors:
@@ -51,7 +54,8 @@ def _pair_rows(rule_set: str | None, first_minutes: int | None, behaviors) -> pd
     return df.reset_index(drop=True)
 
 
-def per_pair(*, rule_set: str | None = None, first_minutes: int | None = None, behaviors=None) -> pd.DataFrame:
+def per_pair(*, rule_set: str | None = None, first_minutes: int | None = None, behaviors=None,
+             pose: str = "raw") -> pd.DataFrame:
     """One row per recording × behaviour × agent → target: bout count, time, latency.
 
     Directed behaviours have one row per ordered pair; a mutual behaviour
@@ -59,7 +63,7 @@ def per_pair(*, rule_set: str | None = None, first_minutes: int | None = None, b
     The agent's attributes are joined as they are, the target's with the
     prefix ``target_``. For statistics over animals use :func:`per_animal`.
     """
-    pairs = no_data_as_missing(_pair_rows(rule_set, first_minutes, behaviors))
+    pairs = no_data_as_missing(_pair_rows(rule_set, first_minutes, behaviors, pose))
     attrs = _agents()
     targets = attrs.rename(columns={c: f"target_{c}" for c in attrs.columns if c != "session"})
     targets = targets.rename(columns={"target_agent": "target"})
@@ -68,7 +72,7 @@ def per_pair(*, rule_set: str | None = None, first_minutes: int | None = None, b
 
 
 def per_animal(*, rule_set: str | None = None, first_minutes: int | None = None,
-               behaviors=None) -> pd.DataFrame:
+               behaviors=None, pose: str = "raw") -> pd.DataFrame:
     """One row per session × animal × behaviour: bout count, time, latency.
 
     The animal's rows toward each partner are combined
@@ -77,7 +81,9 @@ def per_animal(*, rule_set: str | None = None, first_minutes: int | None = None,
     animals of the pair. So n over these rows is animals, whatever the
     number of animals per session. With ``first_minutes``, measures are over
     the first N time bins of the rule set (60 s bins by default) instead of
-    the whole recording.
+    the whole recording.  ``pose`` chooses the pose version scored: ``raw``
+    (default), ``corrected``, ``3d`` or ``filtered:NAME``
+    (:func:`versions.selection`).
 
     Raises
     ------
@@ -85,7 +91,7 @@ def per_animal(*, rule_set: str | None = None, first_minutes: int | None = None,
         An animal scored in more than one recording of a session under the
         rule set (it would count twice).
     """
-    pairs = _pair_rows(rule_set, first_minutes, behaviors)
+    pairs = _pair_rows(rule_set, first_minutes, behaviors, pose)
     animals = no_data_as_missing(animals_from_pairs(pairs, keys=[*RECORDING, "behavior"], aggregation=AGGREGATION))
     _check_one_recording(animals)
     return animals.merge(_agents(), on=["session", "agent"], how="inner")
@@ -136,11 +142,11 @@ def _check_one_recording(rows: pd.DataFrame, by=("session", "agent")) -> None:
     Raises
     ------
     InputError
-        Naming the session (and animal) and the recordings (camera/pose source).
+        Naming the session (and animal) and the pose versions.
     """
     if rows.empty:
         return
-    found = rows.assign(recording=rows["camera"].astype(str) + "/" + rows["pose_source"].astype(str))
+    found = rows.assign(recording=rows["pose_version"].astype(str))
     counts = found.groupby(list(by), as_index=False)["recording"].nunique()
     many = counts[counts["recording"] > 1]
     if len(many):
@@ -152,7 +158,8 @@ def _check_one_recording(rows: pd.DataFrame, by=("session", "agent")) -> None:
                          "(it would count twice)")
 
 
-def per_session(*, rule_set=None, first_minutes=None, behaviors=None, group_by=("sex", "age_group")) -> pd.DataFrame:
+def per_session(*, rule_set=None, first_minutes=None, behaviors=None, group_by=("sex", "age_group"),
+                pose: str = "raw") -> pd.DataFrame:
     """One row per session × behaviour: totals over the session's animals (mutual bouts once per pair).
 
     Over the whole recording this is a DataJoint aggregation (``dj.U``) of
@@ -164,11 +171,13 @@ def per_session(*, rule_set=None, first_minutes=None, behaviors=None, group_by=(
         A session with more than one scored recording under the rule set.
     """
     restriction = {"rule_set": resolve_rule_set(rule_set)}
+    chosen = versions.selection(pose).proj()
     if first_minutes:
-        source = behavior.SocialBouts.TimeBin & restriction & first_bins(restriction["rule_set"], first_minutes)
+        source = (behavior.SocialBouts.TimeBin & restriction & chosen
+                  & first_bins(restriction["rule_set"], first_minutes))
         latency = "min(bin_start_s + latency_s)"
     else:
-        source = behavior.SocialBouts.Summary & restriction
+        source = behavior.SocialBouts.Summary & restriction & chosen
         latency = "min(latency_s)"
     _check_one_recording(source.proj().to_pandas().reset_index(), by=("session",))
     totals = dj.U("session", "behavior").aggr(
@@ -212,9 +221,9 @@ def resolve_rule_set(rule_set: str | None) -> str:
     return rows[0]["rule_set"]
 
 
-def coverage(rule_set: str | None = None) -> pd.DataFrame:
-    """Per scored recording: first covered video frame, covered seconds and frames of the pose data."""
-    scored = behavior.SocialBouts & {"rule_set": resolve_rule_set(rule_set)}
+def coverage(rule_set: str | None = None, *, pose: str = "raw") -> pd.DataFrame:
+    """Per scored pose version: first covered video frame, covered seconds and frames of the pose data."""
+    scored = behavior.SocialBouts & {"rule_set": resolve_rule_set(rule_set)} & versions.selection(pose).proj()
     df = scored.proj("n_frames", "frame_offset", "fps").to_pandas().reset_index()
     df["covered_s"] = df["n_frames"] / df["fps"]
     df["first_covered_s"] = df["frame_offset"] / df["fps"]

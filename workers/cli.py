@@ -108,7 +108,7 @@ def cmd_report(args) -> int:
     _activate(args)
     make_report(group_by=[g.strip() for g in args.group_by.split(",") if g.strip()],
                 behaviors=args.behavior or None, first_minutes=args.first_minutes, out=args.out,
-                rule_set=args.rule_set)
+                rule_set=args.rule_set, pose=args.pose)
     return 0
 
 
@@ -185,7 +185,7 @@ def print_not_scorable() -> None:
         print(f"\nnot scorable ({len(rows)}; retried only when their inputs change):")
         for r in rows.itertuples():
             retry = " [inputs changed: next populate retries]" if r.retry else ""
-            print(f"  {r.session}/{r.camera}/{r.pose_source} under {r.rule_set_name!r}: {r.reason}{retry}")
+            print(f"  {r.session}/{r.pose_version} under {r.rule_set_name!r}: {r.reason}{retry}")
 
 
 def cmd_cache(args) -> int:
@@ -243,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--first-minutes", type=int, default=None,
                      help="only the first N minutes of each recording's pose data (60 s bins)")
     rep.add_argument("--rule-set", default=None, help="rule set name or id (default: the one named 'default')")
+    rep.add_argument("--pose", default="raw",
+                     help="pose version scored: raw (default), corrected, 3d or filtered:NAME (a filter chain)")
     rep.add_argument("--out", default=None, help="folder for CSVs and PNG plots")
     rep.set_defaults(func=cmd_report)
 

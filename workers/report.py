@@ -7,24 +7,28 @@ from pathlib import Path
 import pandas as pd
 
 
-def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=None, rule_set=None) -> pd.DataFrame:
-    """Print the group table and tests; write CSVs and PNGs to ``out``."""
+def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=None, rule_set=None,
+                pose: str = "raw") -> pd.DataFrame:
+    """Print the group table and tests; write CSVs and PNGs to ``out``.
+
+    ``pose`` chooses the pose version: raw (default), corrected, 3d or filtered:NAME.
+    """
     from pipeline import plots
     from pipeline.errors import InputError
     from pipeline.stats import group_table, group_tests
-    from schemas import behavior, stats
+    from schemas import behavior, stats, versions
 
     rule_set = stats.resolve_rule_set(rule_set)
     name = (behavior.SocialRuleSet & {"rule_set": rule_set}).fetch1("rule_set_name")
-    animals = stats.per_animal(rule_set=rule_set, first_minutes=first_minutes, behaviors=behaviors)
+    animals = stats.per_animal(rule_set=rule_set, first_minutes=first_minutes, behaviors=behaviors, pose=pose)
     if animals.empty:
-        raise InputError("report",
-                         f"nothing scored with rule set {name!r} yet: run `ethojoint populate behavior.SocialBouts`")
+        raise InputError("report", f"nothing scored with rule set {name!r} on {pose} poses yet: "
+                                   "run `ethojoint populate behavior.SocialBouts`")
     window = (f"first {first_minutes} min of each recording's pose data" if first_minutes
               else "whole pose data of each recording")
-    print(f"Rule set {name!r} ({rule_set}). Times count from each recording's first covered frame; "
+    print(f"Rule set {name!r} ({rule_set}), {pose} poses. Times count from each recording's first covered frame; "
           "latency = time from there to the first bout.")
-    print_coverage(stats.coverage(rule_set), animals)
+    print_coverage(stats.coverage(rule_set, pose=pose), animals)
     tables = [group_table(animals, group_by=group_by, value=v).assign(measure=v, per="animal")
               for v in stats.MEASURES]
     table = pd.concat(tables, ignore_index=True)
@@ -41,16 +45,16 @@ def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         animals.to_csv(out / "per_animal.csv", index=False)
-        stats.per_pair(rule_set=rule_set, first_minutes=first_minutes,
-                       behaviors=behaviors).to_csv(out / "per_pair.csv", index=False)
+        stats.per_pair(rule_set=rule_set, first_minutes=first_minutes, behaviors=behaviors,
+                       pose=pose).to_csv(out / "per_pair.csv", index=False)
         stats.per_session(rule_set=rule_set, first_minutes=first_minutes, behaviors=behaviors,
-                          group_by=group_by).to_csv(out / "per_session.csv", index=False)
+                          group_by=group_by, pose=pose).to_csv(out / "per_session.csv", index=False)
         table.to_csv(out / "group_table.csv", index=False)
         tests.to_csv(out / "group_tests.csv", index=False)
         for v in stats.MEASURES:
             plots.group_plot(animals, out / f"group_{v}.png", group_by=group_by, value=v,
                              title=f"{plots.UNITS[v]} per animal, {window}")
-        first = (behavior.SocialBouts & {"rule_set": rule_set}).to_dicts(limit=1)
+        first = (behavior.SocialBouts & {"rule_set": rule_set} & versions.selection(pose).proj()).to_dicts(limit=1)
         if first:
             key = {k: first[0][k] for k in behavior.SocialBouts.primary_key}
             bouts = (behavior.SocialBouts.Bout & key).to_pandas().reset_index()

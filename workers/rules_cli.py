@@ -70,9 +70,9 @@ def rule_sets():
     out = []
     for r in rows:
         out.append({"name": r["rule_set_name"], "id": r["rule_set"], "kind": r["kind"], "units": r["units"],
-                    "behaviours": ", ".join(_behaviors(r)), "on": _scores_what(r),
+                    "behaviours": ", ".join(_behaviors(r)),
                     "scored": scored.get(r["rule_set"], 0), "not_scorable": unscorable.get(r["rule_set"], 0)})
-    return pd.DataFrame(out, columns=["name", "id", "kind", "units", "behaviours", "on", "scored", "not_scorable"])
+    return pd.DataFrame(out, columns=["name", "id", "kind", "units", "behaviours", "scored", "not_scorable"])
 
 
 def _count(table) -> dict:
@@ -87,12 +87,6 @@ def _behaviors(row) -> list:
     from pipeline.behavior import RuleSet
 
     return list(RuleSet.from_dict(row["params"]["rules"]).behaviors)
-
-
-def _scores_what(row) -> str:
-    if row["filter_set"]:
-        return f"filtered ({row['filter_set']})"
-    return "identity-corrected" if row["identity_corrected"] else "raw pose"
 
 
 def cmd_rules_list(args) -> int:
@@ -141,12 +135,11 @@ def cmd_rules_show(args) -> int:
     print(f"  units:         {row['units']}")
     if row["document_sha256"]:
         print(f"  content hash:  sha256 {row['document_sha256']}")
-    print(f"  scores:        {_scores_what(row)}")
     print(f"  time bins:     {int(params['n_bins'])} x {float(params['bin_s']):g} s")
-    print(f"  recordings:    {len(behavior.SocialBouts & key)} scored, "
+    print(f"  pose versions: {len(behavior.SocialBouts & key)} scored, "
           f"{len(behavior.NotScorable & key)} not scorable")
     for r in (behavior.NotScorable & key).to_dicts():
-        print(f"    not scorable {r['session']}/{r['camera']}/{r['pose_source']}: {r['reason']}")
+        print(f"    not scorable {r['session']}/{r['pose_version']}: {r['reason']}")
     body = params["document"] if row["kind"] == "document" else {k: v for k, v in params.items()
                                                                   if k not in ("bin_s", "n_bins")}
     print("---")

@@ -59,12 +59,12 @@ STAGES: dict[str, list[str]] = {
     "train": ["models.ModelTraining"],
     "eval": ["models.ModelEvaluation"],
     "quality": ["quality.FilteredPose", "quality.IdentityCheck", "quality.IdentityCorrection"],
-    "behavior": ["behavior.SocialBouts", "behavior.SocialBouts3D"],
+    "behavior": ["behavior.SocialBouts"],
     "calibration": ["calibration.CameraCalibration", "triangulation.Triangulation"],
     # everything a CPU machine should take: no model inference or training
     "analysis": ["recording.RecordingInfo", "quality.FilteredPose", "quality.IdentityCheck",
                  "quality.IdentityCorrection", "calibration.CameraCalibration", "triangulation.Triangulation",
-                 "behavior.SocialBouts", "behavior.SocialBouts3D", "labeling.FrameExtraction",
+                 "behavior.SocialBouts", "labeling.FrameExtraction",
                  "labeling.LabeledVideo"],
     "all": [],  # every computed table, in schemas.MODULES order (see stage_tables)
 }
@@ -224,6 +224,8 @@ class Worker:
             if orphans:
                 self.emit("orphans", table=table_name(table), count=len(orphans),
                           jobs=orphans)
+            if hasattr(table, "refresh_inputs"):  # e.g. SocialBouts registers new pose versions first
+                table().refresh_inputs()
             table.jobs.refresh(priority=self.priority)
             tried = []
             while self.stop_signal is None:

@@ -80,7 +80,7 @@ def clean(db):
                   models.PoseModel, models.LabeledFrameSet, models.TrainingParamSet,
                   session.Session, subject.Subject, pose.Skeleton, quality.FilterParamSet,
                   behavior.SocialRuleSet & "rule_set_name <> 'default'"):
-        table.delete()
+        table.delete(part_integrity="cascade")  # (a source row takes its pose version along)
     return db
 
 

@@ -108,12 +108,13 @@ def test_two_scored_recordings_of_a_session_are_refused(clean, tmp_path, capsys)
 def test_audit_a_bout_part_row(three_mice, capsys):
     from workers.cli import main
 
-    assert main(["audit", "behavior.SocialBouts.Bout", "session=tri,camera=top,pose_source=sleap,bout_index=3"]) == 0
+    assert main(["audit", "behavior.SocialBouts.Bout", "session=tri,pose_version=top/sleap,bout_index=3"]) == 0
     out = capsys.readouterr().out
     labels = [line.removeprefix("↑ ").split(".", 1)[1] for line in out.splitlines() if not line.startswith(" ")]
     assert labels[0] == "SocialBouts.Bout" and labels.count("SocialBouts.Bout") == 1
     assert "bout_index: 3" in out
-    for needle in ("SocialBouts", "SocialRuleSet", "PoseEstimation", "PoseEstimationTask", "VideoRecording",
+    for needle in ("SocialBouts", "SocialRuleSet", "PoseVersion", "PoseVersion.Raw", "PoseEstimation",
+                   "PoseEstimationTask", "VideoRecording",
                    "RecordingInfo", "Session"):
         assert needle in labels, needle
     assert "SocialBouts.Summary" not in labels  # the master's other parts are not inputs of the bout

@@ -4,6 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.errors import InputError
+
 pytestmark = pytest.mark.integration
 
 
@@ -106,20 +108,28 @@ def test_per_session_totals_agree_with_bout_rows(cohort_ingested):
     assert list(n2n.sort_index().index) == list(expected.sort_index().index)
 
 
-def test_rule_set_can_score_filtered_pose(cohort_ingested):
-    from schemas import behavior, quality
+def test_every_pose_version_is_scored_and_reports_choose_one(cohort_ingested):
+    from schemas import behavior, quality, stats, versions
 
-    steps = [{"step": "rolling_median", "window": 3}]
-    fset = quality.FilterParamSet.add("median3", steps)
-    rs = behavior.SocialRuleSet.add("default on median3", filter_set=fset)
-    assert rs != behavior.SocialRuleSet.add("default")
+    default = behavior.SocialRuleSet.add("default")
     behavior.SocialBouts.populate()
-    assert len(behavior.SocialBouts & {"rule_set": rs}) == 0  # no FilteredPose yet
+    assert set(versions.PoseVersion.to_arrays("kind")) == {"raw"}
+    fset = quality.FilterParamSet.add("median3", [{"step": "rolling_median", "window": 3}])
     quality.FilteredPose.populate()
-    behavior.SocialBouts.populate()
-    assert len(behavior.SocialBouts & {"rule_set": rs}) == 4
-    raw = len(behavior.SocialBouts.Bout - {"rule_set": rs})
-    filtered = len(behavior.SocialBouts.Bout & {"rule_set": rs})
-    assert abs(raw - filtered) <= 0.05 * raw  # smoothing keeps the same contacts
-    prov = (behavior.SocialBouts & {"rule_set": rs}).to_dicts(limit=1)[0]
-    assert prov["units"] == "mm"
+    behavior.SocialBouts.populate()  # registers the filtered versions, scores them under the same rule set
+    assert behavior.SocialRuleSet.add("default") == default  # a rule set's id does not depend on its input
+    filtered = versions.PoseVersion & {"kind": "filtered"}
+    assert len(filtered) == 4 and len(behavior.SocialBouts & filtered.proj()) == 4
+    assert all(v.endswith(f"/filtered:{fset}") for v in filtered.to_arrays("pose_version"))
+    raw_bouts = len(behavior.SocialBouts.Bout & (versions.PoseVersion & {"kind": "raw"}).proj())
+    filtered_bouts = len(behavior.SocialBouts.Bout & filtered.proj())
+    assert abs(raw_bouts - filtered_bouts) <= 0.05 * raw_bouts  # smoothing keeps the same contacts
+    prov = (behavior.SocialBouts & filtered.proj()).to_dicts(limit=1)[0]["provenance"]
+    assert prov["kind"] == "filtered" and prov["pose_version"].endswith(fset)
+    raw_report = stats.per_animal()  # raw by default: one version per session, no double counting
+    median_report = stats.per_animal(pose="filtered:median3")
+    assert len(raw_report) == len(median_report) == 8 * 5
+    assert stats.per_session()["bout_count"].sum() == raw_bouts  # each report counts its own version's bouts
+    assert stats.per_session(pose="filtered:median3")["bout_count"].sum() == filtered_bouts
+    with pytest.raises(InputError, match="no filter chain is named 'median5'"):
+        stats.per_animal(pose="filtered:median5")

@@ -121,8 +121,8 @@ def test_pose_shorter_warns_longer_is_refused(clean, shared_data, tmp_path, caps
     assert "WARNING" in err and "has 1499 frames, the video sleap_flies/clip.mp4 has 1500" in err
     row = pose.PoseEstimation.fetch1()
     assert (row["n_frames"], row["video_frames"]) == (1499, 1500)
-    pose.PoseEstimation.delete()
-    pose.PoseEstimationTask.delete()
+    pose.PoseEstimation.delete(part_integrity="cascade")
+    pose.PoseEstimationTask.delete(part_integrity="cascade")
     tolerant = dict(_two_mice(rec), frame_count_tolerance=1)
     ingest(write_manifest(tmp_path, tolerant))
     assert "WARNING" not in capsys.readouterr().err

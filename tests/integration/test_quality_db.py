@@ -64,22 +64,29 @@ def test_identity_check_and_approved_correction(flies):
 
 
 def test_qc_cli_writes_report(flies, tmp_path, capsys):
+    from schemas import quality
     from workers.cli import main
 
+    assert main(["qc", "flies", "--out", str(tmp_path / "qc")]) == 0  # a report computes nothing
+    assert "not computed yet for session 'flies': IdentityCheck" in capsys.readouterr().out
+    assert len(quality.IdentityCheck()) == 0
+    quality.IdentityCheck.populate()
+    quality.FilteredPose.populate()
     assert main(["qc", "flies", "--out", str(tmp_path / "qc")]) == 0
     text = capsys.readouterr().out
+    assert "not computed yet" not in text
     assert "identity events" in text and "missing_fraction" in text
     for suffix in ("trajectories", "confidence", "identity"):
         assert (tmp_path / "qc" / f"qc_flies_top_sleap_{suffix}.png").stat().st_size > 5000
 
 
-def test_rule_set_can_score_identity_corrected_pose(clean, tmp_path):
+def test_the_identity_corrected_pose_is_a_version_scored_beside_the_raw_one(clean, tmp_path):
     """Swapped identities lower directed-behaviour recall; scoring the approved correction restores it."""
     import dataclasses
 
     from pipeline.behavior.validate import match_bouts
     from pipeline.synthetic import simulate_session, write_session_files
-    from schemas import behavior, quality
+    from schemas import behavior, quality, versions
     from schemas.ingest import ingest
     from tests.integration.test_ingest import write_manifest
     from tests.unit.test_quality import inject_swaps
@@ -95,20 +102,18 @@ def test_rule_set_can_score_identity_corrected_pose(clean, tmp_path):
                       "recordings": [{"camera": "top", "fps": sim.fps, "mm_per_px": sim.mm_per_px, "pose": [
                           {"source": "synthetic", "file": str(files["sleap_h5"]), "tracks": subjects}]}]}]}))
     key = {"session": "swapped", "camera": "top", "pose_source": "synthetic"}
-    raw = behavior.SocialRuleSet.add("default")
-    fixed = behavior.SocialRuleSet.add("default, corrected identities", identity_corrected=True)
-    with pytest.raises(ValueError):
-        behavior.SocialRuleSet.add("both", filter_set="x", identity_corrected=True)
+    rule_set = {"rule_set": behavior.SocialRuleSet.add("default")}
     behavior.SocialBouts.populate()
-    assert len(behavior.SocialBouts & {"rule_set": fixed}) == 0  # no approved correction yet
+    assert len(versions.PoseVersion & {"kind": "corrected"}) == 0  # no approved correction yet
     quality.IdentityCheck.populate()
     quality.IdentityDecision.insert1(dict(key, apply_correction=True, decided_by="tester"))
     quality.IdentityCorrection.populate()
     behavior.SocialBouts.populate()
     truth = sim.episodes.replace(subjects)
     recall = {}
-    for name, rule_set in (("raw", raw), ("corrected", fixed)):
-        found = (behavior.SocialBouts.Bout & key & {"rule_set": rule_set}).to_pandas().reset_index()
+    for name, version in (("raw", "top/synthetic"), ("corrected", "top/synthetic/corrected")):
+        found = (behavior.SocialBouts.Bout & rule_set & {"session": "swapped", "pose_version": version}
+                 ).to_pandas().reset_index()
         ms = [match_bouts(found[found.behavior == b], truth[truth.behavior == b])
               for b in sorted(set(truth.behavior))]
         recall[name] = sum(m.matched_episodes for m in ms) / sum(m.episodes for m in ms)
@@ -118,6 +123,7 @@ def test_rule_set_can_score_identity_corrected_pose(clean, tmp_path):
     # the QC report shows the corrected version beside the raw one
     from workers.cli import main
 
+    quality.FilteredPose.populate()
     assert main(["qc", "swapped", "--out", str(tmp_path / "qc")]) == 0
     assert (tmp_path / "qc" / "qc_swapped_top_synthetic_trajectories.png").stat().st_size > 10_000
 

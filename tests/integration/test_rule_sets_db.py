@@ -155,7 +155,7 @@ def test_one_mapped_track_is_recorded_once_as_not_scorable(rules_db, shared_data
     # its inputs change (the pose is re-imported with both tracks): scored
     from schemas import pose
 
-    (pose.PoseEstimationTask & {"session": "s1"}).delete()
+    (pose.PoseEstimationTask & {"session": "s1"}).delete(part_integrity="cascade")  # and its pose versions
     assert len(behavior.NotScorable()) == 0  # cascade
     _ingest(shared_data, tmp_path, roles=_deepof_roles())
     pose.PoseEstimation.populate()

@@ -189,7 +189,7 @@ def test_triangulated_pair_scores_social_behaviour(clean, tmp_path):
     from pipeline.calibration import write_calibration_toml
     from pipeline.synthetic import simulate_session, write_camera_views
     from pipeline.synthetic.rig import observe, synthetic_rig
-    from schemas import behavior, calibration, triangulation
+    from schemas import behavior, calibration, triangulation, versions
     from schemas.ingest import ingest
 
     sim = simulate_session(seed=11, duration_s=90)
@@ -226,8 +226,10 @@ def test_triangulated_pair_scores_social_behaviour(clean, tmp_path):
     task = triangulation.add_task({"session": "pair3d"}, "synthetic", params)   # the rig from the manifest
     assert task["calibration"] == key["calibration"] == "pair_rig"
     triangulation.Triangulation.populate(suppress_errors=False)
-    behavior.SocialBouts3D.populate(suppress_errors=False)
-    found = (behavior.SocialBouts3D.Bout & {"session": "pair3d"}).to_pandas().reset_index()
+    three_d = versions.PoseVersion & {"kind": "3d"}
+    behavior.SocialBouts.populate(three_d, suppress_errors=False)  # (the 2D versions have no mm scale)
+    assert three_d.fetch1("pose_version") == "3d:synthetic/pair_rig/" + task["tri_params"]
+    found = (behavior.SocialBouts.Bout & three_d.proj()).to_pandas().reset_index()
     expected = sim.episodes.replace(tracks)
     for name in sorted(set(expected.behavior)):
         m = match_bouts(found[found.behavior == name], expected[expected.behavior == name])
