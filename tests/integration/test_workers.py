@@ -38,7 +38,7 @@ def _manifest(folder: Path, session: str, sim, pose_file: Path) -> Path:
 @pytest.fixture(autouse=True)
 def no_jobs(clean):
     """Empty jobs tables before and after each test (``clean`` deletes rows, not jobs)."""
-    from workers.cli import computed_tables
+    from schemas.registry import computed_tables
 
     def clear():
         for table in computed_tables():
