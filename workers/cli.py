@@ -24,6 +24,8 @@ def cmd_db(args) -> int:
     from schemas.database import server_version
     from schemas.registry import parts, table_names
 
+    if args.action == "grant" or _grant_role(args):
+        return cmd_grant(args)
     connection = _activate(args)
     if args.action == "init":
         from schemas import behavior
@@ -42,6 +44,31 @@ def cmd_db(args) -> int:
                 for part in parts(table):
                     print(f"  {name + '.' + part.__name__:<28} {len(part()):>8} rows")
         print_not_scorable()
+    return 0
+
+
+def _grant_role(args) -> tuple[str, str] | None:
+    from schemas.grants import ROLES
+
+    given = [(role, getattr(args, role)) for role in ROLES if getattr(args, role, None) is not None]
+    return given[0] if given else None
+
+
+def cmd_grant(args) -> int:
+    """``db grant --analyst|--worker|--admin USER [--password PW]`` on the configured prefix."""
+    from pipeline.errors import InputError
+    from schemas.config import current
+    from schemas.grants import check_user, grant, summary_lines
+
+    role_user = _grant_role(args)
+    if args.action != "grant" or role_user is None:
+        raise InputError("db", "--analyst, --worker and --admin go with `db grant` (one of them)")
+    role, user = role_user
+    check_user(user)  # before connecting
+    password = sys.stdin.readline().rstrip("\n") if args.password == "-" else args.password
+    connection = _activate(args)
+    for line in summary_lines(grant(connection, role, user, prefix=current().prefix, password=password)):
+        print(line)
     return 0
 
 
@@ -218,8 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prefix", help="schema name prefix (default from config, else 'ethojoint_')")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    db = sub.add_parser("db", help="database status or initialisation")
-    db.add_argument("action", choices=["status", "init"])
+    db = sub.add_parser("db", help="database status, initialisation, or a user's role (grant)")
+    db.add_argument("action", choices=["status", "init", "grant"])
+    who = db.add_mutually_exclusive_group()
+    who.add_argument("--analyst", metavar="USER", help="grant: read-only on every schema of the prefix")
+    who.add_argument("--worker", metavar="USER", help="grant: read all; write only what populate writes")
+    who.add_argument("--admin", metavar="USER", help="grant: all privileges on the prefix's schemas")
+    db.add_argument("--password", metavar="PW", default=None,
+                    help="grant: create the user with this password if missing ('-': read it from stdin)")
     db.set_defaults(func=cmd_db)
 
     ing = sub.add_parser("ingest", help="validate and insert a manifest (YAML or CSV)")
