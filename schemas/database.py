@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import ssl
@@ -71,7 +72,22 @@ def start_embedded(db_dir: Path):
 
     db_dir.mkdir(parents=True, exist_ok=True)
     _server = pgserver.get_server(db_dir, cleanup_mode="stop")
+    atexit.register(_forget_dead_users, _server)  # runs before pgserver's own exit hook (last in, first out)
     return _server
+
+
+def _forget_dead_users(server) -> None:
+    """Drop the processes that died without saying goodbye (SIGKILL) from pgserver's list of server users.
+
+    pgserver stops the server when the last process on its list exits; a
+    process killed with SIGKILL never leaves the list, so without this the
+    server would outlive everyone (found orphaned after a test run).
+    """
+    from pgserver.utils import process_is_running
+
+    users = server.global_process_id_list
+    with server._lock:
+        users.put([pid for pid in users.get() if pid == os.getpid() or process_is_running(pid)])
 
 
 def stop_embedded() -> None:

@@ -47,3 +47,36 @@ def test_unreachable_listed_backend_fails_not_skips(tmp_path):
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     assert "unreachable" in result.stdout and "skipped" not in result.stdout
+
+
+STARTER = """
+import os, signal, subprocess, sys
+from pathlib import Path
+from schemas.database import start_embedded
+db_dir = Path(sys.argv[1])
+start_embedded(db_dir)
+if sys.argv[2] == "parent":  # a second user of the server (a worker), killed with SIGKILL
+    child = subprocess.Popen([sys.executable, __file__, sys.argv[1], "child"])
+    child.wait()
+    print("child", child.returncode, flush=True)
+else:
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_no_server_is_left_when_a_user_was_killed(tmp_path):
+    """A server user killed with SIGKILL (a worker) never leaves pgserver's list: the last one out stops it."""
+    import psutil
+
+    script = tmp_path / "starter.py"
+    script.write_text(STARTER)
+    db_dir = tmp_path / "db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJ_", "ETHOJOINT_"))}
+    env["PYTHONPATH"] = str(REPO)
+    done = subprocess.run([sys.executable, str(script), str(db_dir), "parent"], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "child -9" in done.stdout  # the second user really was killed
+    left = [p.info["pid"] for p in psutil.process_iter(["pid", "name", "cmdline"])
+            if p.info["name"] == "postgres" and str(db_dir) in " ".join(p.info["cmdline"] or [])]
+    assert left == [], f"embedded PostgreSQL processes still running for {db_dir}: {left}"
