@@ -20,7 +20,7 @@ from . import store  # noqa: E402,F401  (registers the <array@> codec before any
 from . import behavior, calibration, labeling, models, pose, quality, recording, session, subject, triangulation, versions  # noqa: E402,E501
 # isort: on
 from .config import Settings, load_settings, set_current  # noqa: E402
-from .database import connect  # noqa: E402
+from .database import connect, named_lock  # noqa: E402
 
 MODULES = (subject, session, recording, pose, models, labeling, quality, calibration, triangulation, versions, behavior)
 
@@ -51,12 +51,13 @@ def activate(prefix: str | None = None, *, settings: Settings | None = None) -> 
     check_prefix(settings.prefix)
     set_current(settings)
     connection = connect(settings)
-    behavior_schema = schema_name(settings.prefix, behavior)
-    new = behavior_schema not in dj.list_schemas(connection=connection)
-    for module in MODULES:
-        _rebind(module.schema, schema_name(settings.prefix, module), connection)
-    if new:  # declared just now: the built-in rule set (a read-only user never gets here, and writes nothing)
-        behavior.SocialRuleSet.add("default")
+    with named_lock(connection, f"{settings.prefix}declare"):  # two processes declaring at once: one waits
+        behavior_schema = schema_name(settings.prefix, behavior)
+        new = behavior_schema not in dj.list_schemas(connection=connection)
+        for module in MODULES:
+            _rebind(module.schema, schema_name(settings.prefix, module), connection)
+        if new:  # declared just now: the built-in rule set (a read-only user never gets here, and writes nothing)
+            behavior.SocialRuleSet.add("default")
     return connection
 
 

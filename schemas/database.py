@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import ssl
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -212,3 +214,34 @@ def _one_line(err: BaseException) -> str:
 
 def server_version(connection: dj.Connection) -> str:
     return str(connection.query("SELECT version()").fetchone()[0])
+
+
+@contextlib.contextmanager
+def named_lock(connection: dj.Connection, name: str, *, wait_s: int = 3600):
+    """Hold a server-wide lock ``name`` (MySQL ``GET_LOCK``, PostgreSQL advisory lock) for the block.
+
+    Serialises what must not run twice at once against one database (declaring
+    the schemas, inserting a manifest), whichever machine runs it. Prints a
+    line when another process holds it; raises :class:`InputError` after
+    ``wait_s`` seconds.
+    """
+    mysql = connection.adapter.backend == "mysql"
+    take = "SELECT GET_LOCK(%s, %s)" if mysql else "SELECT pg_try_advisory_lock(hashtext(%s))"
+    release = "SELECT RELEASE_LOCK(%s)" if mysql else "SELECT pg_advisory_unlock(hashtext(%s))"
+
+    def attempt(seconds: int) -> bool:
+        args = (name, seconds) if mysql else (name,)
+        return bool(connection.query(take, args=args).fetchone()[0])
+
+    if not attempt(0):
+        print(f"waiting for another process to finish ({name}) ...", file=sys.stderr)
+        deadline = time.monotonic() + wait_s
+        while not attempt(5 if mysql else 0):
+            if time.monotonic() > deadline:
+                raise InputError(name, f"another process held the lock for over {wait_s} s")
+            if not mysql:
+                time.sleep(0.5)
+    try:
+        yield
+    finally:
+        connection.query(release, args=(name,))

@@ -11,7 +11,8 @@ from pipeline.errors import InputError
 from pipeline.manifest import plan_manifest, read_manifest
 
 from . import calibration, models, pose, recording, session, subject
-from .config import data_roots
+from .config import current, data_roots
+from .database import named_lock
 
 # (plan attribute, table, its label, attributes that must agree with an existing row)
 _TARGETS = (
@@ -44,6 +45,13 @@ def ingest(manifest: str | Path, *, populate: bool = True, progress: bool = Fals
     """
     manifest = Path(manifest)
     data = read_manifest(manifest)
+    with named_lock(dj.conn(), f"{current().prefix}ingest"):  # a second ingest waits, then finds it all there
+        counts = _insert(plan_input(data, manifest), manifest, populate=populate, progress=progress)
+    return counts
+
+
+def plan_input(data: dict, manifest: Path):
+    """The manifest's plan, checked against what the database holds now."""
     known_subjects = {r["subject"]: r for r in subject.Subject.to_dicts()}
     known_skeletons = {r["skeleton"]: dict(r, roles=pose.skeleton_roles(r["skeleton"]))
                        for r in pose.Skeleton.to_dicts()}
@@ -51,6 +59,11 @@ def ingest(manifest: str | Path, *, populate: bool = True, progress: bool = Fals
     plan = plan_manifest(data, base=manifest.parent.absolute(), roots=data_roots(), source=str(manifest),
                          known_subjects=known_subjects, known_skeletons=known_skeletons, known_models=known_models)
     plan.roles = [dict(r, spec=pose.encode_spec(r["spec"])) for r in plan.roles]
+    return plan
+
+
+def _insert(plan, manifest: Path, *, populate: bool, progress: bool) -> dict:
+    """Insert the plan in one transaction, then import its pose files; the new rows per table."""
     counts = {label: sum(not _existing_agrees(table, r, compared, manifest) for r in getattr(plan, attr))
               for attr, table, label, compared in _TARGETS}
     for line in plan.readings:
