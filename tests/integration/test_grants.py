@@ -126,9 +126,9 @@ def test_roles(clean, users, capsys):
     assert sql(worker, f"SELECT status FROM {jobs_name} WHERE session = 'g'") == [("ignore",)]
     sql(worker, f"DELETE FROM {jobs_name} WHERE session = 'g'")
     assert sql(worker, f"SELECT COUNT(*) FROM {jobs_name} WHERE session = 'g'") == [(0,)]
-    # the manual table populate writes: past the privilege check, stopped by the missing pose estimation
-    assert error_code(worker, f"INSERT INTO {not_scorable} (session, camera, pose_source, rule_set, reason, "
-                              f"inputs_hash) SELECT 'g', 'top', 'x', rule_set, 'r', 'h' FROM {rule_sets}"
+    # the manual table populate writes: past the privilege check, stopped by the missing pose version
+    assert error_code(worker, f"INSERT INTO {not_scorable} (session, pose_version, rule_set, reason, "
+                              f"inputs_hash) SELECT 'g', 'top/x', rule_set, 'r', 'h' FROM {rule_sets}"
                       ) == FK_MISSING[backend]
     assert sql(worker, f"DELETE FROM {not_scorable} WHERE session = 'g'") == []
     assert_denied(backend, worker, add_subject)
