@@ -6,8 +6,10 @@ import atexit
 import contextlib
 import logging
 import os
+import signal
 import ssl
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -75,7 +77,22 @@ def start_embedded(db_dir: Path):
     db_dir.mkdir(parents=True, exist_ok=True)
     _server = pgserver.get_server(db_dir, cleanup_mode="stop")
     atexit.register(_forget_dead_users, _server)  # runs before pgserver's own exit hook (last in, first out)
+    _exit_cleanly_on_sigterm()
     return _server
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Make SIGTERM raise SystemExit (where nothing else handles it), so that the exit hooks stop the server.
+
+    Python's default SIGTERM handling ends the process without running them,
+    which left the embedded server running after a killed test run.
+    """
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_exit)
+
+
+def _raise_exit(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 def _forget_dead_users(server) -> None:

@@ -80,3 +80,30 @@ def test_no_server_is_left_when_a_user_was_killed(tmp_path):
     left = [p.info["pid"] for p in psutil.process_iter(["pid", "name", "cmdline"])
             if p.info["name"] == "postgres" and str(db_dir) in " ".join(p.info["cmdline"] or [])]
     assert left == [], f"embedded PostgreSQL processes still running for {db_dir}: {left}"
+
+
+def test_no_server_is_left_after_sigterm(tmp_path):
+    """SIGTERM (a CI timeout, `kill`) ends the owner through its exit hooks, which stop the server."""
+    import signal
+    import time
+
+    import psutil
+
+    db_dir = tmp_path / "db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJ_", "ETHOJOINT_"))}
+    env["PYTHONPATH"] = str(REPO)
+    code = ("import sys, time; from pathlib import Path; from schemas.database import start_embedded; "
+            "start_embedded(Path(sys.argv[1])); print('up', flush=True); time.sleep(600)")
+    owner = subprocess.Popen([sys.executable, "-c", code, str(db_dir)], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout.readline().strip() == "up"
+        running = [p for p in psutil.process_iter(["name", "cmdline"])
+                   if p.info["name"] == "postgres" and str(db_dir) in " ".join(p.info["cmdline"] or [])]
+        assert running  # the check below can fail
+        owner.send_signal(signal.SIGTERM)
+        assert owner.wait(60) == 128 + signal.SIGTERM
+        time.sleep(1)
+        left = [p.pid for p in running if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert left == [], f"embedded PostgreSQL processes still running for {db_dir}: {left}"
+    finally:
+        owner.kill()
