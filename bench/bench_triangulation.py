@@ -65,9 +65,8 @@ def main(argv=None) -> int:
     ap.add_argument("--server", action="store_true", help="use the configured database server, not embedded")
     args = ap.parse_args(argv)
 
-    import yaml
-
     from pipeline.calibration import write_calibration_toml
+    from pipeline.manifest_load import dump_manifest
     from pipeline.synthetic.rig import observe, synthetic_animals_3d, synthetic_rig
 
     n_frames = int(round(args.minutes * 60 * 30))
@@ -102,7 +101,7 @@ def main(argv=None) -> int:
         try:
             keypoints = [f"k{j}" for j in range(6)]
             manifest = tmp / "manifest.yaml"
-            manifest.write_text(yaml.safe_dump(write_views(tmp, cameras, views, keypoints, edges)))
+            manifest.write_text(dump_manifest(write_views(tmp, cameras, views, keypoints, edges)))
             ingest(manifest, progress=False)
             write_calibration_toml(tmp / "rig.toml", cameras)
             key = calibration.add_calibration("bench", rig="bench", kind="toml", toml_path=tmp / "rig.toml")

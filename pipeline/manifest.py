@@ -12,50 +12,28 @@ manifest entry (or file) and the problem.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from .errors import InputError
-from .io import read_pose
+from .io import FORMATS, read_pose
 from .manifest_checks import (
+    check_cameras,
     check_frame_count,
     check_one_track_per_subject,
     describe_reading,
     frame_tolerance,
     read_options,
 )
-from .manifest_csv import from_csv
+from .manifest_load import read_manifest, utf8_path
+from .manifest_values import datetime, entries, mapping, positive, safe_id, subject_row, text
 from .paths import to_relative
 from .roles import check_role, describe_roles, skeleton_roles
 from .video import probe_video
 
-SEXES = ("F", "M", "U")
-SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}")  # ids reach output paths: no '/', no '..'
-
-
-def safe_id(value, where: str, what: str) -> str:
-    """An id (session, subject, camera, pose source) made of letters, digits, ``_ . -``; no ``..``.
-
-    Raises
-    ------
-    InputError
-        Naming the manifest entry, the id and the allowed characters.
-
-    Examples
-    --------
-    >>> safe_id("s01", "m.yaml", "session")
-    's01'
-    """
-    text = str(value or "")
-    if not SAFE_ID.fullmatch(text) or ".." in text:
-        raise InputError(where, f"{what} {text!r}: use 1-32 letters, digits, '_', '.', '-' "
-                                "(starting with a letter or digit, no '..')")
-    return text
+__all__ = ["Plan", "plan_manifest", "read_manifest", "safe_id"]
+TRACKS = "{track_0: m01, track_1: m02}"
 
 
 @dataclass
@@ -75,22 +53,6 @@ class Plan:
     roles: list[dict] = field(default_factory=list)        # body-part roles of skeletons (SkeletonRole rows)
     warnings: list[str] = field(default_factory=list)      # printed by ingest; nothing stops
     readings: list[str] = field(default_factory=list)      # what reading each pose file decided, one line each
-
-
-def read_manifest(path: str | Path) -> dict:
-    """Load a YAML or CSV manifest into the YAML structure."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "manifest not found")
-    if path.suffix.lower() == ".csv":
-        return from_csv(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise InputError(path, f"not valid YAML: {err}") from err
-    if not isinstance(data, dict):
-        raise InputError(path, "a manifest must be a mapping with subjects/sessions")
-    return data
 
 
 def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "manifest",
@@ -120,29 +82,33 @@ def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "m
     {B_: black, W_: white}`` or ``false`` (see :func:`pipeline.io.read_pose`).
     A pose file longer than its video is refused; one whose frame count
     differs from the video's by more than ``frame_count_tolerance`` frames
-    (top level, default 0) gives a warning in ``Plan.warnings``.
+    (top level, default 0) gives a warning in ``Plan.warnings``, as do the
+    cameras of one session whose lengths differ by more than that.
+    Entries of the wrong kind, numbers that are not finite and > 0, and
+    texts longer than their database column are refused.
     """
     plan = Plan()
     tolerance = frame_tolerance(data.get("frame_count_tolerance"), f"{source}: frame_count_tolerance")
     subjects = {**(known_subjects or {}), **_plan_subjects(plan, data, source)}
     skeletons = _plan_skeletons(plan, data, source, dict(known_skeletons or {}))
     session_ids = set()
-    for i, s in enumerate(data.get("sessions") or []):
-        where = f"{source}: sessions[{i}]"
+    for where, s in entries(data, "sessions", source, "session: s01, datetime: ..., animals: [...]", top=True):
         sid = _plan_session(plan, s, where, session_ids)
         in_session = _plan_animals(plan, s, where, sid, subjects)
-        for j, r in enumerate(s.get("recordings") or []):
-            _plan_recording(plan, r, f"{where}.recordings[{j}]", sid, in_session, base, roots, skeletons,
-                            known_models or {}, tolerance)
+        lengths = {}
+        for rw, r in entries(s, "recordings", where, "camera: top, video: ..., pose: [...]"):
+            camera, frames = _plan_recording(plan, r, rw, sid, in_session, base, roots, skeletons,
+                                             known_models or {}, tolerance)
+            lengths[camera] = frames
+        check_cameras(plan, lengths, where, tolerance)
     return plan
 
 
 def _plan_subjects(plan, data, source) -> dict:
     """Subject rows of the manifest (the same subject twice must agree); returns them by id."""
     seen = {}
-    for i, s in enumerate(data.get("subjects") or []):
-        where = f"{source}: subjects[{i}]"
-        row = _subject_row(s, where)
+    for where, s in entries(data, "subjects", source, "subject: m01, sex: F, age_group: young", top=True):
+        row = subject_row(s, where)
         other = seen.get(row["subject"])
         if other and other[0] != row:
             raise InputError(where, f"subject {row['subject']!r} listed twice with different attributes "
@@ -154,15 +120,16 @@ def _plan_subjects(plan, data, source) -> dict:
 
 def _plan_skeletons(plan, data, source, skeletons: dict) -> dict:
     """Skeletons the manifest declares (with their roles); returns them with the known ones, by name."""
-    for i, sk in enumerate(data.get("skeletons") or []):
-        where = f"{source}: skeletons[{i}]"
+    for where, sk in entries(data, "skeletons", source, "skeleton: mouse6, keypoints: [...]", top=True):
         if not sk.get("skeleton") or not isinstance(sk.get("keypoints"), list) or not sk["keypoints"]:
             raise InputError(where, "a skeleton needs a name ('skeleton') and a list of keypoints")
-        edges = [list(e) for e in sk.get("edges") or []]
-        bad = [e for e in edges if len(e) != 2 or not set(e) <= set(sk["keypoints"])]
+        edges, keypoints = sk.get("edges") or [], {str(k) for k in sk["keypoints"]}
+        bad = edges if not isinstance(edges, list) else \
+            [e for e in edges if not (isinstance(e, list) and len(e) == 2 and {str(k) for k in e} <= keypoints)]
         if bad:
-            raise InputError(where, f"edges {bad} name body parts not in its keypoints")
-        row = {"skeleton": str(sk["skeleton"]), "keypoints": [str(k) for k in sk["keypoints"]], "edges": edges}
+            raise InputError(where, f"edges {bad!r}: each edge must be a pair of body parts in its keypoints")
+        row = {"skeleton": text(sk["skeleton"], where, "skeleton name", "skeleton"),
+               "keypoints": [str(k) for k in sk["keypoints"]], "edges": [list(e) for e in edges]}
         row["roles"] = dict(skeletons.get(row["skeleton"], {}).get("roles") or {})
         skeletons[row["skeleton"]] = row
         plan.skeletons.append(row)
@@ -173,18 +140,17 @@ def _plan_skeletons(plan, data, source, skeletons: dict) -> dict:
 def _plan_session(plan, s, where, session_ids: set) -> str:
     if not s.get("session"):
         raise InputError(where, "session id missing")
-    sid = safe_id(s["session"], where, "session id")
+    sid = safe_id(s["session"], where, "session id", "session")
     if sid in session_ids:
         raise InputError(where, f"session {sid!r} listed twice")
     session_ids.add(sid)
     plan.sessions.append({
-        "session": sid, "session_datetime": _datetime(s.get("datetime"), f"{where}.datetime"),
-        "experimenter": str(s.get("experimenter") or ""), "arena": str(s.get("arena") or ""),
-        "session_notes": str(s.get("notes") or "")})
+        "session": sid, "session_datetime": datetime(s.get("datetime"), f"{where}.datetime"),
+        "experimenter": text(s.get("experimenter") or "", where, "experimenter", "experimenter"),
+        "arena": text(s.get("arena") or "", where, "arena", "arena"),
+        "session_notes": text(s.get("notes") or "", where, "notes", "session_notes")})
     if s.get("rig"):
-        rig = str(s["rig"])
-        if len(rig) > 32:
-            raise InputError(f"{where}.rig", f"rig name {rig!r} is longer than 32 characters")
+        rig = text(s["rig"], f"{where}.rig", "rig name", "rig")
         if {"rig": rig} not in plan.rigs:
             plan.rigs.append({"rig": rig})
         plan.session_rigs.append({"session": sid, "rig": rig})
@@ -193,12 +159,11 @@ def _plan_session(plan, s, where, session_ids: set) -> str:
 
 def _plan_animals(plan, s, where, sid, subjects) -> set:
     """The session's animals; a subject listed twice (two roles) is an error. Returns their ids."""
-    animals = s.get("animals") or []
+    animals = entries(s, "animals", where, "subject: m01, role: resident")
     if not animals:
         raise InputError(where, "a session needs at least one animal")
     in_session = {}
-    for j, a in enumerate(animals):
-        aw = f"{where}.animals[{j}]"
+    for aw, a in animals:
         subj = str(a.get("subject") or "")
         if subj not in subjects:
             raise InputError(aw, f"subject {subj!r} is neither in the manifest nor in the database")
@@ -206,79 +171,116 @@ def _plan_animals(plan, s, where, sid, subjects) -> set:
             raise InputError(aw, f"subject {subj!r} is listed twice in session {sid!r} (also at "
                                  f"{in_session[subj]}); an animal takes part once, with one role")
         in_session[subj] = aw
-        plan.animals.append({"session": sid, "subject": subj, "role": str(a.get("role") or ""),
-                             "session_age_group": a.get("age_group")})
+        age = a.get("age_group")
+        plan.animals.append({"session": sid, "subject": subj, "role": text(a.get("role") or "", aw, "role", "role"),
+                             "session_age_group": None if age is None else text(age, aw, "age_group", "age_group")})
     return set(in_session)
 
 
 def _plan_recording(plan, r, where, sid, in_session, base, roots, skeletons, models, tolerance):
+    """One camera's recording and its pose entries; returns (camera, frames: the video's, else the pose files')."""
     if not r.get("camera"):
         raise InputError(where, "camera name missing")
-    camera = safe_id(r["camera"], where, "camera")
-    row = {"session": sid, "camera": camera, "video_path": "", "declared_fps": None,
-           "mm_per_px": None, "scale_source": "none"}
-    fps = _positive(r.get("fps"), f"{where}.fps") if r.get("fps") not in (None, "") else None
-    if r.get("video"):
-        video = _path(r["video"], base)
-        info = probe_video(video)
-        row["video_path"] = to_relative(video, roots)
-        if fps is not None and abs(fps - info.fps) > 1e-3:
-            raise InputError(where, f"fps {fps} disagrees with the video's {info.fps}")
-        fps = info.fps
-    elif fps is None:
-        raise InputError(where, "fps missing: give the video file or its frame rate (fps > 0)")
-    row["declared_fps"] = fps
-    video_frames = info.n_frames if r.get("video") else None
-    if r.get("mm_per_px") not in (None, ""):
-        row.update(mm_per_px=_positive(r["mm_per_px"], f"{where}.mm_per_px"), scale_source="given")
-    elif r.get("arena"):
-        arena = r["arena"]
-        mm = _positive(arena.get("diameter_mm"), f"{where}.arena.diameter_mm")
-        px = _positive(arena.get("diameter_px"), f"{where}.arena.diameter_px")
-        row.update(mm_per_px=mm / px, scale_source="arena")
+    row = {"session": sid, "camera": safe_id(r["camera"], where, "camera", "camera"), "video_path": "",
+           "declared_fps": None, "mm_per_px": None, "scale_source": "none"}
+    fps, video_frames = _video(row, r, where, base, roots)
+    row.update(declared_fps=fps, **_scale(r, where))
     plan.recordings.append(row)
-    for k, p in enumerate(r.get("pose") or []):
+    frames = video_frames
+    for pw, p in entries(r, "pose", where, "source: sleap, file: pose/s01.h5, tracks: {...}"):
         if p.get("model"):
-            _plan_inference(plan, p, f"{where}.pose[{k}]", row, in_session, models)
-        else:
-            pose = _plan_pose(plan, p, f"{where}.pose[{k}]", row, in_session, base, roots, skeletons, fps)
-            check_frame_count(plan, pose, video_frames, tolerance, f"{where}.pose[{k}]", row["video_path"])
+            _plan_inference(plan, p, pw, row, in_session, models)
+            continue
+        pose = _plan_pose(plan, p, pw, row, in_session, base, roots, skeletons, fps)
+        check_frame_count(plan, pose, video_frames, tolerance, pw, row["video_path"])
+        if video_frames is None:
+            frames = max(frames or 0, pose.frame_offset + pose.n_frames)
+    return row["camera"], frames
+
+
+def _video(row, r, where, base, roots) -> tuple[float, int | None]:
+    """(fps, the video's frame count or None) of a recording entry; sets ``row["video_path"]``."""
+    fps = positive(r.get("fps"), f"{where}.fps") if r.get("fps") not in (None, "") else None
+    if not r.get("video"):
+        if fps is None:
+            raise InputError(where, "fps missing: give the video file or its frame rate (fps > 0)")
+        return fps, None
+    video = _path(r["video"], base)
+    info = probe_video(video)
+    row["video_path"] = text(to_relative(video, roots), where, "video path", "video_path")
+    if fps is not None and abs(fps - info.fps) > 1e-3:
+        raise InputError(where, f"fps {fps} disagrees with the video's {info.fps}")
+    return info.fps, info.n_frames
+
+
+def _scale(r, where) -> dict:
+    """mm_per_px and scale_source of a recording entry (given, or from the arena's diameter)."""
+    if r.get("mm_per_px") not in (None, ""):
+        return {"mm_per_px": positive(r["mm_per_px"], f"{where}.mm_per_px"), "scale_source": "given"}
+    if r.get("arena"):
+        arena = mapping(r["arena"], f"{where}.arena", "arena", "{diameter_mm: 400, diameter_px: 800}")
+        mm = positive(arena.get("diameter_mm"), f"{where}.arena.diameter_mm")
+        px = positive(arena.get("diameter_px"), f"{where}.arena.diameter_px")
+        return {"mm_per_px": mm / px, "scale_source": "arena"}
+    return {}
 
 
 def _plan_inference(plan, p, where, rec, in_session, models):
     """A pose entry that runs a registered model on the recording's video (a worker does it later)."""
-    name = str(p["model"])
+    name = text(p["model"], where, "pose model", "pose_model")
     if name not in models:
         raise InputError(where, f"pose model {name!r} is not registered (known: {sorted(models) or 'none'}); "
                                 "add it with models.PoseModel.import_model or PoseModel.from_training")
     if not rec["video_path"]:
         raise InputError(where, f"pose model {name!r} needs the recording's video file")
-    frames = p.get("frames") or [0, None]
-    if not isinstance(frames, list) or len(frames) != 2 or int(frames[0]) < 0 or \
-            (frames[1] is not None and int(frames[1]) <= int(frames[0])):
-        raise InputError(where, f"frames must be [start, stop) with 0 <= start < stop, got {frames!r}")
-    tracks = {str(t): str(s) for t, s in (p.get("tracks") or {}).items()}
+    frames = _frames(p.get("frames") or [0, None], where)
+    tracks = _tracks(p, where)
     outside = sorted(set(tracks.values()) - in_session)
     if outside:
         raise InputError(where, f"tracks are mapped to {outside}, who are not in session {rec['session']!r}")
-    source = safe_id(p.get("source") or name[:32], where, "pose source")
+    source = safe_id(p.get("source") or name[:32], where, "pose source", "pose_source")
     key = {"session": rec["session"], "camera": rec["camera"], "pose_source": source}
     plan.tasks.append(dict(key, skeleton=models[name]["skeleton"], task_mode="trigger", pose_path="",
                            pose_format=""))
     plan.tracks.extend(dict(key, track=t, subject=s) for t, s in tracks.items())
-    plan.inferences.append(dict(key, pose_model=name, frame_start=int(frames[0]),
-                                frame_stop=None if frames[1] is None else int(frames[1]),
-                                max_tracks=None if p.get("max_tracks") is None else int(p["max_tracks"])))
+    plan.inferences.append(dict(key, pose_model=name, frame_start=frames[0], frame_stop=frames[1],
+                                max_tracks=None if p.get("max_tracks") is None else _whole(p["max_tracks"], where)))
+
+
+def _frames(frames, where) -> list:
+    """``[start, stop)`` of a model run (stop None = to the end), as whole numbers."""
+    if not isinstance(frames, list) or len(frames) != 2:
+        raise InputError(where, f"frames must be [start, stop) with 0 <= start < stop, got {frames!r}")
+    start, stop = _whole(frames[0], where), None if frames[1] is None else _whole(frames[1], where)
+    if start < 0 or (stop is not None and stop <= start):
+        raise InputError(where, f"frames must be [start, stop) with 0 <= start < stop, got {frames!r}")
+    return [start, stop]
+
+
+def _whole(value, where) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().lstrip("-").isdigit():
+        raise InputError(where, f"{value!r} is not a whole number")
+    return int(value)
+
+
+def _tracks(p, where) -> dict:
+    """The entry's track -> subject mapping (track names checked against the database column)."""
+    tracks = mapping(p.get("tracks"), f"{where}.tracks", "tracks", TRACKS)
+    return {text(t, f"{where}.tracks", "track name", "track"): str(s) for t, s in tracks.items()}
 
 
 def _plan_pose(plan, p, where, rec, in_session, base, roots, skeletons, fps):
     if not p.get("file"):
         raise InputError(where, "pose file missing")
     path = _path(p["file"], base)
+    relative = text(to_relative(path, roots), where, "pose file path", "pose_path")
     options = read_options(p, where)
-    pose = read_pose(path, fmt=p.get("format") or None, fps=fps, **options)
-    plan.readings.append(f"{to_relative(path, roots)}: {describe_reading(pose)}")
-    name = str(p.get("skeleton") or "")
+    fmt = str(p.get("format") or "")
+    if fmt and fmt not in FORMATS:
+        raise InputError(f"{where}.format", f"format {fmt!r} is not one of {FORMATS}")
+    pose = read_pose(path, fmt=fmt or None, fps=fps, **options)
+    plan.readings.append(f"{relative}: {describe_reading(pose)}")
+    name = text(p.get("skeleton") or "", f"{where}.skeleton", "skeleton name", "skeleton")
     if name in skeletons:
         keypoints = skeletons[name]["keypoints"]
         unknown = [k for k in pose.keypoints if k not in keypoints]
@@ -290,7 +292,7 @@ def _plan_pose(plan, p, where, rec, in_session, base, roots, skeletons, fps):
                            "edges": [list(e) for e in pose.edges], "roles": {}}
         plan.skeletons.append(skeletons[name])
     _plan_roles(plan, skeletons[name], p.get("roles"), f"{where}.roles (skeleton {name!r} of {path.name})")
-    tracks = {str(t): str(s) for t, s in (p.get("tracks") or {}).items()}
+    tracks = _tracks(p, where)
     if not tracks and len(pose.individuals) == 1 and len(in_session) == 1:
         tracks = {pose.individuals[0]: next(iter(in_session))}
     for track, subj in tracks.items():
@@ -300,10 +302,10 @@ def _plan_pose(plan, p, where, rec, in_session, base, roots, skeletons, fps):
             raise InputError(where, f"track {track!r} is mapped to subject {subj!r}, who is not in session "
                                     f"{rec['session']!r} (animals: {sorted(in_session)})")
     check_one_track_per_subject(tracks, where, path)
-    source = safe_id(p.get("source") or "pose", where, "pose source")
+    source = safe_id(p.get("source") or "pose", where, "pose source", "pose_source")
     key = {"session": rec["session"], "camera": rec["camera"], "pose_source": source}
-    plan.tasks.append(dict(key, skeleton=name, task_mode="load", pose_path=to_relative(path, roots),
-                           pose_format=str(p.get("format") or ""), read_options=options))
+    plan.tasks.append(dict(key, skeleton=name, task_mode="load", pose_path=relative, pose_format=fmt,
+                           read_options=options))
     plan.tracks.extend(dict(key, track=t, subject=s) for t, s in tracks.items())
     return pose
 
@@ -335,52 +337,14 @@ def _plan_roles(plan, skeleton: dict, given, where: str) -> None:
             {r: dict(v, resolved="given" if r in given_names else v["resolved"]) for r, v in new.items()}))
 
 
-def _subject_row(s, where) -> dict:
-    if not isinstance(s, dict) or not s.get("subject"):
-        raise InputError(where, "subject id missing")
-    safe_id(s["subject"], where, "subject id")
-    sex = str(s.get("sex") or "").upper()
-    if sex not in SEXES:
-        raise InputError(where, f"sex must be one of {SEXES}, got {s.get('sex')!r}")
-    if not s.get("age_group"):
-        raise InputError(where, "age_group missing")
-    dob = s.get("date_of_birth")
-    if dob not in (None, ""):
-        try:
-            dob = dob if isinstance(dob, dt.date) else dt.date.fromisoformat(str(dob))
-        except ValueError as err:
-            raise InputError(where, f"date_of_birth {dob!r} is not YYYY-MM-DD") from err
-    return {"subject": str(s["subject"]), "sex": sex, "age_group": str(s["age_group"]),
-            "strain": str(s.get("strain") or ""), "genotype": str(s.get("genotype") or ""),
-            "date_of_birth": dob or None, "subject_notes": str(s.get("notes") or "")}
-
-
 def _diff(a: dict, b: dict) -> str:
     return ", ".join(f"{k} {a[k]!r} vs {b[k]!r}" for k in a if a[k] != b.get(k))
-
-
-def _datetime(value, where):
-    if isinstance(value, dt.datetime):
-        return value
-    try:
-        return dt.datetime.fromisoformat(str(value))
-    except ValueError as err:
-        raise InputError(where, f"{value!r} is not an ISO date-time (YYYY-MM-DD HH:MM:SS)") from err
-
-
-def _positive(value, where) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as err:
-        raise InputError(where, f"{value!r} is not a number") from err
-    if not number > 0:
-        raise InputError(where, f"must be > 0, got {value!r}")
-    return number
 
 
 def _path(value, base: Path) -> Path:
     path = Path(str(value)).expanduser()
     path = Path(os.path.normpath(path if path.is_absolute() else Path(base).absolute() / path))
+    utf8_path(path, "the file's")
     if not path.exists():
         raise InputError(path, "file not found")
     return path

@@ -70,3 +70,18 @@ def frame_tolerance(value, where) -> int:
     if isinstance(value, bool) or not str(value).isdigit():
         raise InputError(where, f"{value!r} is not a whole number of frames >= 0")
     return int(value)
+
+
+def check_cameras(plan, lengths: dict, where: str, tolerance: int) -> None:
+    """Warn when cameras of one session differ in length (video frames, else pose-file frames) beyond ``tolerance``.
+
+    Each shorter camera is named with the longest one and both counts.
+    """
+    known = {camera: n for camera, n in lengths.items() if n is not None}
+    if len(known) < 2:
+        return
+    longest = max(known, key=lambda c: (known[c], c))
+    for camera, n in sorted(known.items()):
+        if known[longest] - n > tolerance:
+            plan.warnings.append(f"{where}: cameras {longest!r} ({known[longest]} frames) and {camera!r} ({n} frames) "
+                                 f"differ in length by {known[longest] - n} > frame_count_tolerance {tolerance}")

@@ -6,15 +6,15 @@ See :mod:`pipeline.manifest` for the columns; every error names the file and lin
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 from .errors import InputError
 
 
-def from_csv(path: Path) -> dict:
-    """Flat CSV (one row per pose-file track) → the YAML structure."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+def from_csv(path: Path, content: str | None = None) -> dict:
+    """Flat CSV (one row per pose-file track) → the YAML structure (``content``: the file's text, if read)."""
+    rows = _rows(path, content)
     subjects, sessions = {}, {}
     for i, row in enumerate(rows, start=2):
         row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
@@ -54,6 +54,18 @@ def from_csv(path: Path) -> dict:
         "sessions": [dict(s, recordings=[dict(r, pose=list(r["pose"].values())) for r in s["recordings"].values()])
                      for s in sessions.values()],
     }
+
+
+def _rows(path: Path, content: str | None) -> list[dict]:
+    if content is None:
+        try:
+            content = Path(path).read_bytes().decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InputError(path, f"not UTF-8 text (offset {err.start}); save the manifest as UTF-8") from None
+    try:
+        return list(csv.DictReader(io.StringIO(content, newline="")))
+    except csv.Error as err:
+        raise InputError(path, f"not a valid CSV: {err}") from None
 
 
 def _csv_animal(sess: dict, row: dict, where: str) -> None:

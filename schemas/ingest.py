@@ -38,7 +38,9 @@ def ingest(manifest: str | Path, *, populate: bool = True, progress: bool = Fals
 
     Prints one line per pose file saying what reading it decided (points at
     (0, 0) turned missing, individuals split from body-part prefixes,
-    frames covered) and every warning (a pose file shorter than its video).
+    frames covered) and every warning (a pose file shorter than its video,
+    cameras of one session of different lengths; PoseEstimation stores them
+    in ``provenance.params.warnings``).
 
     Returns the number of new rows per table. Raises :class:`InputError`
     (nothing inserted) on the first problem.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import datajoint as dj
@@ -152,7 +152,9 @@ class PoseEstimation(dj.Imported):
     ``n_frames`` for sparse labels); ``video_frames`` is the video's count.
     ``zero_points_missing`` counts points at exactly (0, 0) made missing.
     What reading decided (prefix split, zero rule, ...) is in
-    ``provenance.params.reading``.
+    ``provenance.params.reading``; frame counts that disagree (a pose shorter
+    than its video, cameras of the session whose videos differ in length)
+    are in ``provenance.params.warnings`` (absent when there are none).
     """
 
     definition = """
@@ -201,15 +203,20 @@ class PoseEstimation(dj.Imported):
         load = {k: task[k] for k in ("task_mode", "pose_path", "pose_format")}
         load.update(options=task["read_options"] or {}, video_frames=info["n_frames"],
                     animals=sorted(str(a) for a in (session.Session.Animal & key).to_arrays("subject")))
+        videos = {r["camera"]: r["n_frames"]
+                  for r in (recording.RecordingInfo & {"session": key["session"]}).proj("n_frames").to_dicts()}
         return (PoseJob(load=load, keypoints=(Skeleton & task).fetch1("keypoints"), fps=info["fps"],
                         tracks={r["track"]: r["subject"] for r in (PoseEstimationTask.Track & key).to_dicts()},
-                        inference=inference),)
+                        inference=inference, session_videos=videos),)
 
     def make_compute(self, key, job):
         load, tracks = job.load, job.tracks
         pose, inputs, params, source = _obtain(key, job)
         check_frame_count(pose, load["video_frames"], source=source)
         params["reading"] = pose.reading
+        found = frame_warnings(pose, load["video_frames"], key["camera"], job.session_videos)
+        if found:
+            params["warnings"] = found
         pose = conform_to_skeleton(pose, job.keypoints, source=source)
         if not tracks and pose.n_individuals == 1 and len(load["animals"]) == 1 and load["task_mode"] == "trigger":
             tracks = {pose.individuals[0]: load["animals"][0]}  # one animal, one unnamed track
@@ -254,6 +261,7 @@ class PoseJob:
     fps: float                  # the recording's frame rate
     tracks: dict                # track -> subject, as the task maps them
     inference: dict | None      # mode 'trigger': what Trigger.run needs (model source, frame range, video)
+    session_videos: dict = field(default_factory=dict)  # camera -> video frames, of the session's recordings
 
 
 @dataclass(frozen=True)
@@ -311,6 +319,22 @@ def check_frame_count(pose, video_frames, *, source) -> None:
     end = pose.frame_offset + pose.n_frames
     if video_frames is not None and end > video_frames:
         raise InputError(source, f"the pose runs to frame {end} but the recording's video has {video_frames} frames")
+
+
+def frame_warnings(pose, video_frames, camera: str, session_videos: dict) -> list[str]:
+    """Frame counts that disagree, stored with the pose: shorter than its video; cameras of unequal length.
+
+    Every difference is recorded (the manifest's ``frame_count_tolerance`` only quiets what ingest prints).
+    """
+    found = []
+    end = pose.frame_offset + pose.n_frames
+    if video_frames is not None and pose.frame_offset == 0 and end < video_frames:
+        found.append(f"the pose has {end} frames, the video {video_frames} (difference {video_frames - end})")
+    own = session_videos.get(camera)
+    found.extend(f"camera {camera!r} has {own} video frames, camera {other!r} has {n}"
+                 for other, n in sorted(session_videos.items())
+                 if other != camera and None not in (own, n) and n != own)
+    return found
 
 
 def check_tracks(tracks: dict, individuals, *, source) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
+from pipeline.manifest_load import dump_manifest
 
 
 def build_manifest(cohort, folder: Path) -> Path:
@@ -33,7 +33,7 @@ def build_manifest(cohort, folder: Path) -> Path:
         "sessions": sessions,
     }
     path = folder / "manifest.yaml"
-    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+    path.write_text(dump_manifest(manifest))
     return path
 
 

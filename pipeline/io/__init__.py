@@ -54,8 +54,8 @@ def read_pose(path: str | Path, *, fmt: str | None = None, fps: float | None = N
     Raises
     ------
     InputError
-        Missing, unreadable or corrupt file, unknown format, zero frames;
-        body-part prefixes that are ambiguous (the message lists them).
+        Missing, unreadable or corrupt file, unknown format, zero frames,
+        every point missing; body-part prefixes that are ambiguous (the message lists them).
 
     Examples
     --------
@@ -81,7 +81,11 @@ def read_pose(path: str | Path, *, fmt: str | None = None, fps: float | None = N
     from pipeline.io.prefixes import split_prefixed
 
     pose = split_prefixed(reader(path, fps=fps), individual_prefixes, source=path)
-    return zeros_to_missing(pose, zero_is_valid=zero_is_valid)
+    pose = zeros_to_missing(pose, zero_is_valid=zero_is_valid)
+    if np.isnan(pose.positions).all():
+        raise InputError(path, f"every point of its {pose.n_frames} frame(s) is missing (NaN, or (0, 0) read as "
+                               "missing): no pose data to score")
+    return pose
 
 
 def zeros_to_missing(pose: PoseData, *, zero_is_valid: bool = False) -> PoseData:

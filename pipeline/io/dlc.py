@@ -114,9 +114,27 @@ def _tidy_columns(df, path: Path):
     order = [c for c in ("x", "y", "z", "likelihood") if c in coords]
     if sorted(order) != sorted(coords) or order[:2] != ["x", "y"]:
         raise InputError(path, f"coordinates {coords}: expected x, y[, z][, likelihood]")
+    _check_complete(df, levels, order, path)
     uniques = [df.columns.unique(lv) if lv != "coords" else pd.Index(order) for lv in levels]
     full = pd.MultiIndex.from_product(uniques, names=levels)
     return df.reorder_levels(levels, axis=1).reindex(columns=full)
+
+
+def _check_complete(df, levels: list, coords: list, path: Path) -> None:
+    """Every body part (of every individual) that has a column has all of ``coords``: an x without its y,
+    or a body part without the likelihood the others have, is an error naming the missing columns.
+
+    A body part with no column at all for an individual (maDLC "unique bodyparts") is allowed.
+    """
+    have: dict[tuple, set] = {}
+    position = levels.index("coords")
+    for column in df.columns.reorder_levels(levels):
+        have.setdefault(tuple(c for i, c in enumerate(column) if i != position), set()).add(str(column[position]))
+    missing = [" ".join(map(str, (*part, c))) for part, found in have.items() for c in coords if c not in found]
+    if missing:
+        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+        raise InputError(path, f"missing column(s) {shown}: every body part needs the same coordinates "
+                               f"({', '.join(coords)})")
 
 
 def frame_numbers(index, path) -> np.ndarray | None:

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from pipeline.errors import InputError
+from pipeline.manifest_load import dump_manifest
 from tests.integration.conftest import row_counts
 
 pytestmark = pytest.mark.integration
@@ -57,7 +57,7 @@ def real_manifest(shared: Path) -> dict:
 
 def write_manifest(folder: Path, data: dict, name="manifest.yaml") -> Path:
     path = folder / name
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path.write_text(dump_manifest(data))
     return path
 
 
