@@ -35,6 +35,10 @@ class TLSError(InputError):
     """``tls = require`` and the server did not negotiate TLS."""
 
 
+class AccessDeniedError(InputError):
+    """The database server refused the user (wrong password, unknown user or role)."""
+
+
 def _honour_use_tls_false() -> None:
     """Make DataJoint's ``use_tls=False`` mean "no TLS" again.
 
@@ -163,27 +167,23 @@ def connect(settings: Settings | None = None) -> dj.Connection:
     ------
     TLSError
         ``tls`` is ``require`` and the server does not offer TLS (or the handshake failed).
+    AccessDeniedError
+        The server refused the user (wrong password, unknown user or role).
     """
     settings = configure(settings)
     mode = "off" if settings.embedded or _is_socket(dj.config["database.host"]) else settings.tls
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*MariaDB is not officially supported.*")
-        if mode == "off":
-            return dj.conn(reset=True, use_tls=False)
-        try:
-            connection = dj.conn(reset=True, use_tls=_REQUIRE_TLS)
-        except Exception as err:
-            if not _tls_failure(err):
-                raise  # wrong password, unreachable host, ...: not a TLS problem
-            if mode == "require":
-                raise TLSError(f"tls=require ({_target()})",
-                               f"TLS could not be negotiated ({_one_line(err)}); enable TLS on the server, "
-                               "or set ETHOJOINT_TLS=prefer to allow plaintext") from err
-            connection = dj.conn(reset=True, use_tls=False)
-            reason = ("the server offers no TLS" if "support" in _one_line(err)  # "does(n't) not support SSL"
-                      else f"the TLS handshake failed: {_one_line(err)}")
-        else:
-            reason = "the server offers no TLS"
+    try:
+        connection, reason = _open(mode)  # reason None: TLS is off, nothing to check
+    except Exception as err:
+        denied = _access_denied(err)
+        if denied is None:
+            raise
+        raise AccessDeniedError(f"database ({dj.config['database.backend']})",
+                                f"access denied for user {dj.config['database.user']!r} at host "
+                                f"{dj.config['database.host']}:{dj.config['database.port']} ({denied}); "
+                                "check DJ_USER / DJ_PASS or dj_local_conf.json") from err
+    if reason is None:
+        return connection
     if not is_encrypted(connection):
         if mode == "require":  # not reached with PyMySQL/libpq, which refuse first; never trust that silently
             raise TLSError(f"tls=require ({_target()})", "the connection is not encrypted")
@@ -191,6 +191,42 @@ def connect(settings: Settings | None = None) -> dj.Connection:
               "set ETHOJOINT_TLS=require to refuse plaintext, or ETHOJOINT_TLS=off to silence this",
               file=sys.stderr, flush=True)
     return connection
+
+
+def _open(mode: str) -> tuple[dj.Connection, str | None]:
+    """The connection (TLS first unless ``mode`` is off) and why it would not be encrypted (None: off)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*MariaDB is not officially supported.*")
+        if mode == "off":
+            return dj.conn(reset=True, use_tls=False), None
+        try:
+            return dj.conn(reset=True, use_tls=_REQUIRE_TLS), "the server offers no TLS"
+        except Exception as err:
+            if _access_denied(err) is not None or not _tls_failure(err):
+                raise  # wrong password, unreachable host, ...: not a TLS problem
+            if mode == "require":
+                raise TLSError(f"tls=require ({_target()})",
+                               f"TLS could not be negotiated ({_one_line(err)}); enable TLS on the server, "
+                               "or set ETHOJOINT_TLS=prefer to allow plaintext") from err
+            reason = ("the server offers no TLS" if "support" in _one_line(err)  # "does(n't) not support SSL"
+                      else f"the TLS handshake failed: {_one_line(err)}")
+            return dj.conn(reset=True, use_tls=False), reason
+
+
+def _access_denied(err: BaseException) -> str | None:
+    """Why the server refused the user (MySQL error 1045/1698, libpq's FATAL messages), else None."""
+    for e in (err, err.__cause__, err.__context__):
+        args = getattr(e, "args", None) or ()
+        if args and args[0] in (1045, 1698):  # ER_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD_ERROR
+            return "wrong password or unknown user"
+        text = str(e or "")
+        if "password authentication failed" in text:
+            return "password authentication failed"
+        if "role " in text and "does not exist" in text:
+            return "no such role"
+        if "no pg_hba.conf entry" in text:
+            return "no pg_hba.conf entry allows this user from this host"
+    return None
 
 
 def is_encrypted(connection: dj.Connection) -> bool:

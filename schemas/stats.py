@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import datajoint as dj
 import pandas as pd
 
@@ -25,15 +27,16 @@ def _agents() -> pd.DataFrame:
     return session.animals().to_pandas().reset_index().rename(columns={"subject": "agent"})
 
 
-def _pair_rows(rule_set: str | None, first_minutes: int | None, behaviors, pose: str) -> pd.DataFrame:
+def _pair_rows(rule_set: str | None, first_minutes: float | None, behaviors, pose: str) -> pd.DataFrame:
     """The stored rows per recording × behaviour × agent → target (a mutual behaviour once per pair).
 
     With ``first_minutes``, sums of the first N time bins (latency from the
     recording's start); otherwise the whole-recording summary.
     """
     restriction = {"rule_set": resolve_rule_set(rule_set)}
+    check_behaviors(restriction["rule_set"], behaviors)
     chosen = versions.selection(pose).proj()
-    if first_minutes:
+    if first_minutes is not None:
         bins = (behavior.SocialBouts.TimeBin & restriction & chosen & first_bins(restriction["rule_set"],
                                                                                  first_minutes))
         df = _with_scorable_s(bins.to_pandas().reset_index())
@@ -54,7 +57,7 @@ def _pair_rows(rule_set: str | None, first_minutes: int | None, behaviors, pose:
     return df.reset_index(drop=True)
 
 
-def per_pair(*, rule_set: str | None = None, first_minutes: int | None = None, behaviors=None,
+def per_pair(*, rule_set: str | None = None, first_minutes: float | None = None, behaviors=None,
              pose: str = "raw") -> pd.DataFrame:
     """One row per recording × behaviour × agent → target: bout count, time, latency.
 
@@ -71,7 +74,7 @@ def per_pair(*, rule_set: str | None = None, first_minutes: int | None = None, b
                  .merge(targets, on=["session", "target"], how="inner"))
 
 
-def per_animal(*, rule_set: str | None = None, first_minutes: int | None = None,
+def per_animal(*, rule_set: str | None = None, first_minutes: float | None = None,
                behaviors=None, pose: str = "raw") -> pd.DataFrame:
     """One row per session × animal × behaviour: bout count, time, latency.
 
@@ -97,22 +100,118 @@ def per_animal(*, rule_set: str | None = None, first_minutes: int | None = None,
     return animals.merge(_agents(), on=["session", "agent"], how="inner")
 
 
-def first_bins(rule_set: str, first_minutes: int) -> str:
+def first_bins(rule_set: str, first_minutes: float) -> str:
     """Restriction to the time bins that make up the first ``first_minutes`` of a rule set's bins.
 
     Raises
     ------
     InputError
-        The minutes are not a whole number of the rule set's bins, or run
-        past its last bin.
+        See :func:`bins_for_minutes`.
     """
-    params = (behavior.SocialRuleSet & {"rule_set": rule_set}).fetch1("params")
-    bin_s, n_bins = float(params["bin_s"]), int(params["n_bins"])
-    count = first_minutes * 60.0 / bin_s
-    if abs(count - round(count)) > 1e-9 or round(count) > n_bins or count <= 0:
-        raise InputError("--first-minutes", f"{first_minutes} min is not a whole number of this rule set's "
-                                            f"{n_bins} bins of {bin_s:g} s")
-    return f"time_bin < {int(round(count))}"
+    row = (behavior.SocialRuleSet & {"rule_set": rule_set}).fetch1()
+    count = bins_for_minutes(first_minutes, bin_s=float(row["params"]["bin_s"]),
+                             n_bins=int(row["params"]["n_bins"]), rule_set_name=row["rule_set_name"])
+    return f"time_bin < {count}"
+
+
+def bins_for_minutes(first_minutes, *, bin_s: float, n_bins: int, rule_set_name: str) -> int:
+    """How many of a rule set's time bins make exactly the first ``first_minutes`` minutes.
+
+    Never rounds: a window that is not a whole number of bins, or longer
+    than the stored bins, is refused with the windows the rule set offers.
+
+    Raises
+    ------
+    InputError
+        Not a positive number, not a whole number of bins, or past the last bin.
+
+    Examples
+    --------
+    >>> bins_for_minutes(2, bin_s=60, n_bins=3, rule_set_name="default")
+    2
+    >>> bins_for_minutes(10, bin_s=60, n_bins=3, rule_set_name="default")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pipeline.errors.InputError: ... (rule set 'default' stores 3 bins of 60 s: --first-minutes 1..3)
+    """
+    stored = f"rule set {rule_set_name!r} stores {n_bins} bins of {bin_s:g} s: --first-minutes " \
+             + _minute_choices(bin_s / 60.0, n_bins)
+    try:
+        minutes = float(first_minutes)
+    except (TypeError, ValueError):
+        minutes = math.nan
+    if not math.isfinite(minutes) or minutes <= 0:
+        shown = f"{minutes:g}" if math.isfinite(minutes) else repr(first_minutes)
+        raise InputError("--first-minutes", f"{shown} is not a positive number of minutes ({stored})")
+    count = minutes * 60.0 / bin_s
+    if abs(count - round(count)) > 1e-9:
+        raise InputError("--first-minutes", f"{minutes:g} min is not a whole number of {bin_s:g}-s bins "
+                                            f"(refused, not rounded; {stored})")
+    if round(count) > n_bins:
+        raise InputError("--first-minutes", f"{minutes:g} min is more than the rule set stores ({stored})")
+    return int(round(count))
+
+
+def _minute_choices(step: float, n_bins: int) -> str:
+    """The windows a rule set offers: '1..3' (1-min bins), '0.5, 1 or 1.5', or 'multiples of 0.25 up to 5'."""
+    if n_bins < 1:
+        return "none (the rule set stores no time bins)"
+    if step == 1:
+        return f"1..{n_bins}" if n_bins > 1 else "1"
+    values = [f"{k * step:g}" for k in range(1, n_bins + 1)]
+    if n_bins <= 6:
+        return values[0] if n_bins == 1 else ", ".join(values[:-1]) + f" or {values[-1]}"
+    return f"multiples of {step:g} up to {values[-1]}"
+
+
+def rule_set_behaviors(rule_set: str) -> tuple:
+    """The behaviours a rule set (by id) scores, in output order."""
+    from pipeline.behavior import RuleSet
+
+    row = (behavior.SocialRuleSet & {"rule_set": rule_set}).fetch1()
+    if row["kind"] == "document":
+        return behavior.SocialRuleSet.document({"rule_set": rule_set}).behavior_names
+    return RuleSet.from_dict(row["params"]["rules"]).behaviors
+
+
+def check_behaviors(rule_set: str, behaviors) -> None:
+    """Refuse a behaviour the rule set does not score (rather than report "nothing scored").
+
+    Raises
+    ------
+    InputError
+        Naming the unknown behaviour(s), the rule set and the behaviours it knows.
+    """
+    if not behaviors:
+        return
+    known = rule_set_behaviors(rule_set)
+    unknown = [b for b in behaviors if b not in known]
+    if unknown:
+        name = (behavior.SocialRuleSet & {"rule_set": rule_set}).fetch1("rule_set_name")
+        raise InputError("--behavior", f"unknown behaviour {', '.join(map(repr, unknown))} for rule set {name!r}; "
+                                       f"it scores: {', '.join(known)}")
+
+
+def group_attributes() -> list[str]:
+    """Subject and session attributes that animals can be grouped by (``--group-by``)."""
+    return [a for a in session.animals().heading.names if a not in ("session", "subject")]
+
+
+def check_group_by(group_by) -> list[str]:
+    """The ``--group-by`` attributes, checked (duplicates dropped).
+
+    Raises
+    ------
+    InputError
+        None given, or one that is not an attribute of the session's animals; lists the known ones.
+    """
+    group_by = list(dict.fromkeys(group_by))
+    known = group_attributes()
+    unknown = [g for g in group_by if g not in known]
+    if unknown or not group_by:
+        what = f"unknown attribute {', '.join(map(repr, unknown))}" if unknown else "no attribute given"
+        raise InputError("--group-by", f"{what}; group by one or more of: {', '.join(known)} (comma-separated)")
+    return group_by
 
 
 def _with_scorable_s(df: pd.DataFrame) -> pd.DataFrame:
@@ -165,14 +264,20 @@ def per_session(*, rule_set=None, first_minutes=None, behaviors=None, group_by=(
     Over the whole recording this is a DataJoint aggregation (``dj.U``) of
     ``SocialSummary``; with ``first_minutes`` it sums the time bins.
 
+    A session (× behaviour) without one scorable second in the window
+    (``scorable_s`` = 0) gets NaN measures and ``no_data = True``, not 0 bouts.
+
     Raises
     ------
     InputError
-        A session with more than one scored recording under the rule set.
+        A session with more than one scored recording under the rule set, an
+        unknown behaviour or ``group_by`` attribute, or a window the bins do not make.
     """
     restriction = {"rule_set": resolve_rule_set(rule_set)}
+    check_behaviors(restriction["rule_set"], behaviors)
+    group_cols = check_group_by(group_by) if group_by else []
     chosen = versions.selection(pose).proj()
-    if first_minutes:
+    if first_minutes is not None:
         source = (behavior.SocialBouts.TimeBin & restriction & chosen
                   & first_bins(restriction["rule_set"], first_minutes))
         latency = "min(bin_start_s + latency_s)"
@@ -181,15 +286,15 @@ def per_session(*, rule_set=None, first_minutes=None, behaviors=None, group_by=(
         latency = "min(latency_s)"
     _check_one_recording(source.proj().to_pandas().reset_index(), by=("session",))
     totals = dj.U("session", "behavior").aggr(
-        source, bout_count="sum(bout_count)", total_duration_s="sum(total_duration_s)", latency_s=latency)
+        source, bout_count="sum(bout_count)", total_duration_s="sum(total_duration_s)", latency_s=latency,
+        scorable_s="sum(covered_s * coalesce(scorable_fraction, 0))")
     df = totals.to_pandas().reset_index()
     if behaviors:
         df = df[df["behavior"].isin(behaviors)]
-    attrs = _agents()
-    group_cols = [c for c in group_by if c in attrs]
-    groups = attrs.groupby("session")[group_cols].agg(_same).reset_index()
-    for col in ("bout_count", "total_duration_s", "latency_s"):
+    for col in (*MEASURES, "scorable_s"):
         df[col] = pd.to_numeric(df[col])
+    df = no_data_as_missing(df)  # a session without one scorable second: NaN, not 0 bouts
+    groups = _agents().groupby("session")[group_cols].agg(_same).reset_index()
     return df.merge(groups, on="session", how="left")
 
 

@@ -273,8 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="group table, tests, CSVs and plots of social behaviour")
     rep.add_argument("--group-by", default="sex,age_group", help="subject/session attributes, comma-separated")
     rep.add_argument("--behavior", action="append", help="restrict to a behaviour (repeatable)")
-    rep.add_argument("--first-minutes", type=int, default=None,
-                     help="only the first N minutes of each recording's pose data (60 s bins)")
+    rep.add_argument("--first-minutes", type=float, default=None,
+                     help="only the first N minutes of each recording's pose data: a whole number of the "
+                          "rule set's time bins, within them (default rule set: 1..3)")
     rep.add_argument("--rule-set", default=None, help="rule set name or id (default: the one named 'default')")
     rep.add_argument("--pose", default="raw",
                      help="pose version scored: raw (default), corrected, 3d or filtered:NAME (a filter chain)")

@@ -37,6 +37,23 @@ def build_manifest(cohort, folder: Path) -> Path:
     return path
 
 
+def check_demo_args(args) -> None:
+    """Refuse arguments the demo cannot run with, before anything is written (folder or rows).
+
+    Raises
+    ------
+    InputError
+        ``--sessions-per-group`` below 1 or ``--seed`` negative.
+    """
+    from pipeline.errors import InputError
+
+    if args.sessions_per_group < 1:
+        raise InputError("--sessions-per-group", f"must be 1 or more (one session per group at least), "
+                                                 f"got {args.sessions_per_group}")
+    if args.seed < 0:
+        raise InputError("--seed", f"must be 0 or more, got {args.seed}")
+
+
 def run_demo(args) -> int:
     import schemas
     from pipeline.synthetic import simulate_cohort
@@ -45,6 +62,7 @@ def run_demo(args) -> int:
     from schemas.ingest import ingest
     from workers.report import make_report
 
+    check_demo_args(args)
     out = Path(args.out).absolute()
     out.mkdir(parents=True, exist_ok=True)
     settings = load_settings()

@@ -20,11 +20,15 @@ def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=
 
     rule_set = stats.resolve_rule_set(rule_set)
     name = (behavior.SocialRuleSet & {"rule_set": rule_set}).fetch1("rule_set_name")
+    group_by = stats.check_group_by(group_by)  # each refused in one line before anything is computed
+    stats.check_behaviors(rule_set, behaviors)
+    if first_minutes is not None:
+        stats.first_bins(rule_set, first_minutes)
     animals = stats.per_animal(rule_set=rule_set, first_minutes=first_minutes, behaviors=behaviors, pose=pose)
     if animals.empty:
         raise InputError("report", f"nothing scored with rule set {name!r} on {pose} poses yet: "
                                    "run `ethojoint populate behavior.SocialBouts`")
-    window = (f"first {first_minutes} min of each recording's pose data" if first_minutes
+    window = (f"first {float(first_minutes):g} min of each recording's pose data" if first_minutes is not None
               else "whole pose data of each recording")
     print(f"Rule set {name!r} ({rule_set}), {pose} poses. Times count from each recording's first covered frame; "
           "latency = time from there to the first bout.")

@@ -74,6 +74,12 @@ def db(backend, tmp_path_factory):
 @pytest.fixture
 def clean(db):
     """An empty pipeline on the current backend (rows of earlier tests deleted)."""
+    empty_pipeline()
+    return db
+
+
+def empty_pipeline() -> None:
+    """Delete every row but the built-in ``default`` rule set (for fixtures of any scope)."""
     from schemas import behavior, calibration, models, pose, quality, session, subject, triangulation
 
     for table in (calibration.CameraRig, calibration.CalibrationBoard, triangulation.TriangulationParamSet,
@@ -81,7 +87,6 @@ def clean(db):
                   session.Session, subject.Subject, pose.Skeleton, quality.FilterParamSet,
                   behavior.SocialRuleSet & "rule_set_name <> 'default'"):
         table.delete(part_integrity="cascade")  # (a source row takes its pose version along)
-    return db
 
 
 def row_counts() -> dict:

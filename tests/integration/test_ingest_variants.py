@@ -254,7 +254,8 @@ def test_no_data_is_not_zero_bouts(clean, shared_data, tmp_path, capsys):
     make_report(group_by=["sex"], rule_set="flies", first_minutes=1, behaviors=body)
     out = capsys.readouterr().out
     assert "Rule set 'flies'" in out and "NO DATA (left out of n, not counted as 0 bouts) for 2 animal(s)" in out
-    with pytest.raises(InputError, match="not a whole number of this rule set's 2 bins of 30 s"):
+    with pytest.raises(InputError, match=r"2 min is more than the rule set stores \(rule set 'flies' stores 2 bins "
+                                         r"of 30 s: --first-minutes 0.5 or 1\)"):
         stats.per_animal(rule_set="flies", first_minutes=2)
 
 
