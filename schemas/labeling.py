@@ -113,7 +113,7 @@ class LabeledVideo(dj.Computed):
     def make_fetch(self, key):
         task = (LabeledVideoTask & key).fetch1()
         video = (recording.VideoRecording & key).fetch1("video_path")
-        row = store.small((pose.PoseEstimation & key).fetch1())
+        row = pose.fetch_pose(key)
         edges = (pose.Skeleton & (pose.PoseEstimationTask & key)).fetch1("edges")
         return (RenderInputs(video=video, row_start=task["row_start"], row_stop=task["row_stop"],
                              min_confidence=task["min_confidence"], edges=[list(e) for e in edges], pose=row,
@@ -127,8 +127,7 @@ class LabeledVideo(dj.Computed):
         if not given.video:
             raise InputError(f"LabeledVideoTask {key}", "the recording has no video file")
         row = given.pose
-        positions = store.load_array(row["positions"], dtype=np.float64)
-        confidence = store.load_array(row["confidence"], dtype=np.float64)
+        positions, confidence = pose.pose_arrays(row)
         rows = slice(given.row_start, given.row_stop)
         data = PoseData(positions[rows], confidence[rows], individuals=row["individuals"],
                         keypoints=row["keypoints"], fps=row["fps"], edges=[tuple(e) for e in given.edges])

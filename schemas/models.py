@@ -20,10 +20,9 @@ from pipeline.inference import engines
 from pipeline.io.checksum import file_checksum
 from pipeline.paths import resolve, to_relative
 
-from . import model_files as model_files_module
 from . import pose, store
 from .config import data_roots
-from .model_files import device, model_files, run_model  # noqa: F401  (public here too)
+from .model_files import device, model_files, prune_cache, run_model  # noqa: F401  (public here too)
 
 schema = dj.Schema()
 
@@ -260,7 +259,7 @@ def prune_model_cache(*, min_age_hours: float = 24.0, dry_run: bool = False) -> 
     See :func:`model_files.prune_cache`; the folders in use are those of this database's ModelTraining rows.
     """
     used = {sha[:16] for sha in ModelTraining().to_arrays("weights_sha256")}
-    return model_files_module.prune_cache(used, min_age_hours=min_age_hours, dry_run=dry_run)
+    return prune_cache(used, min_age_hours=min_age_hours, dry_run=dry_run)
 
 
 @schema

@@ -222,13 +222,11 @@ class PoseEstimation(dj.Imported):
             tracks = {pose.individuals[0]: load["animals"][0]}  # one animal, one unnamed track
         check_tracks(tracks, pose.individuals, source=source)
         prov = provenance.record(inputs=inputs, params=dict(params, keypoints=job.keypoints, tracks=tracks))
-        positions = store.upload(self, key, "positions", pose.positions.astype(np.float32))
-        with store.removed_on_error(positions):
-            confidence = store.upload(self, key, "confidence", pose.confidence.astype(np.float32))
+        arrays = store.upload_all(self, key, {"positions": pose.positions.astype(np.float32),
+                                              "confidence": pose.confidence.astype(np.float32)})
         row = dict(
             key,
-            positions=positions,
-            confidence=confidence,
+            **arrays,
             n_frames=pose.n_frames,
             frame_offset=pose.frame_offset,
             labelled_frames=pose.reading.get("labelled_frames"),

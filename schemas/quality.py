@@ -18,16 +18,11 @@ from . import pose, store
 schema = dj.Schema()
 
 
-def _pose_row(key) -> dict:
-    """The PoseEstimation row for make_fetch: small values, its arrays as store metadata."""
-    return store.small((pose.PoseEstimation & key).fetch1())
-
-
 def _pose_data(row: dict) -> PoseData:
-    """The pose of a row from :func:`_pose_row`, read from the store (no database)."""
-    return PoseData(store.load_array(row["positions"], dtype=np.float64),
-                    store.load_array(row["confidence"], dtype=np.float64), individuals=row["individuals"],
-                    keypoints=row["keypoints"], fps=row["fps"], source_software=row["source_software"])
+    """The pose of a :func:`pose.fetch_pose` row, read from the store (no database)."""
+    positions, confidence = pose.pose_arrays(row)
+    return PoseData(positions, confidence, individuals=row["individuals"], keypoints=row["keypoints"],
+                    fps=row["fps"], source_software=row["source_software"])
 
 
 def swap_parameters() -> dict:
@@ -41,8 +36,8 @@ def swap_parameters() -> dict:
 
 def _uploaded(table, key, data: PoseData) -> dict:
     """Upload a pose version's arrays before the insert; returns their metadata for the row."""
-    return {field: store.upload(table, key, field, getattr(data, field).astype(np.float32))
-            for field in ("positions", "confidence")}
+    return store.upload_all(table, key, {field: getattr(data, field).astype(np.float32)
+                                         for field in ("positions", "confidence")})
 
 
 @schema
@@ -89,7 +84,7 @@ class FilteredPose(dj.Computed):
     """
 
     def make_fetch(self, key):
-        return _pose_row(key), (FilterParamSet & key).fetch1("steps")
+        return pose.fetch_pose(key), (FilterParamSet & key).fetch1("steps")
 
     def make_compute(self, key, row, steps):
         started = provenance.now()
@@ -130,7 +125,7 @@ class IdentityCheck(dj.Computed):
         """
 
     def make_fetch(self, key):
-        return (_pose_row(key),)
+        return (pose.fetch_pose(key),)
 
     def make_compute(self, key, row):
         started = provenance.now()
@@ -188,7 +183,7 @@ class IdentityCorrection(dj.Computed):
 
     def make_fetch(self, key):
         decision = (IdentityDecision & key).fetch1()
-        return _pose_row(key), {k: decision[k] for k in ("max_individuals", "max_jump", "max_speed")}
+        return pose.fetch_pose(key), {k: decision[k] for k in ("max_individuals", "max_jump", "max_speed")}
 
     def make_compute(self, key, row, params):
         started = provenance.now()

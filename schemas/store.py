@@ -87,6 +87,18 @@ def upload(table, key: dict, field: str, value) -> dict:
                              store_name=attr.store)
 
 
+def upload_all(table, key: dict, arrays: dict) -> dict:
+    """Upload ``{field: array}`` for ``table``'s row ``key``; return ``{field: metadata}`` (all or none stored)."""
+    uploaded = {}
+    try:
+        for name, array in arrays.items():
+            uploaded[name] = upload(table, key, name, array)
+    except BaseException:
+        remove(uploaded.values())
+        raise
+    return uploaded
+
+
 def metadata(value) -> dict:
     """The stored metadata of a fetched ``<array@>`` or ``<object@>`` value (what ``make_fetch`` returns)."""
     if isinstance(value, StoredArray):

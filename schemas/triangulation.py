@@ -169,7 +169,7 @@ class Triangulation(dj.Computed):
                                  params={"params": params, "cameras": cameras})
         ok = np.isfinite(result.reprojection_error)
         positions = result.positions
-        arrays = _upload_arrays(self, key, {"positions": positions.astype(np.float32),
+        arrays = store.upload_all(self, key, {"positions": positions.astype(np.float32),
                                             "reprojection_error": result.reprojection_error.astype(np.float32),
                                             "n_cameras": result.n_cameras.astype(np.int8)})
         return (TriangulationResult(
@@ -247,22 +247,10 @@ def _residual_row(camera: str, residuals: np.ndarray) -> dict:
             "mean_residual_px": float(np.mean(residuals[ok])) if ok.any() else None}
 
 
-def _upload_arrays(table, key: dict, arrays: dict) -> dict:
-    """Upload ``{field: array}`` for ``table``'s row ``key``; return ``{field: metadata}`` (all or none stored)."""
-    uploaded = {}
-    try:
-        for name, array in arrays.items():
-            uploaded[name] = store.upload(table, key, name, array)
-    except BaseException:
-        store.remove(uploaded.values())
-        raise
-    return uploaded
-
-
 def _fetch_view(key, cam) -> dict:
     """One camera's pose row (arrays as store metadata) and its {subject: track index}."""
     ck = {"session": key["session"], "camera": cam, "pose_source": key["pose_source"]}
-    row = store.small((pose.PoseEstimation & ck).fetch1())
+    row = pose.fetch_pose(ck)
     tracks = {t["subject"]: t["individual_index"] for t in (pose.PoseEstimation.Individual & ck).to_dicts()}
     return {"camera": cam, "pose": row, "tracks": tracks}
 
@@ -270,10 +258,9 @@ def _fetch_view(key, cam) -> dict:
 def _load_view(view: dict, subjects: list[str], *, source) -> tuple:
     """One camera's 2D pose from the store: (camera, pose row, positions, confidence, {subject: track index})."""
     cam, row, tracks = view["camera"], view["pose"], dict(view["tracks"])
-    positions = store.load_array(row["positions"], dtype=np.float64)
-    if row["space_units"] != "px" or positions.shape[-1] != 2:
+    if row["space_units"] != "px" or row["positions"]["shape"][-1] != 2:
         raise InputError(source, f"camera {cam!r}: pose is not 2D pixels ({row['space_units']})")
-    confidence = store.load_array(row["confidence"], dtype=np.float64)
+    positions, confidence = pose.pose_arrays(row)
     if not tracks and row["n_individuals"] == 1 and len(subjects) == 1:
         tracks = {subjects[0]: 0}  # one animal, one unnamed track
     return cam, row, positions, confidence, tracks

@@ -159,7 +159,7 @@ def fetch_version(key: dict) -> dict:
     part = {"raw": PoseVersion.Raw, "filtered": PoseVersion.Filtered, "corrected": PoseVersion.Corrected}[kind]
     source = (part & key).fetch1()
     pose_key = {k: source[k] for k in pose.PoseEstimation.primary_key}
-    row = store.small((pose.PoseEstimation & pose_key).fetch1())
+    row = pose.fetch_pose(pose_key)
     arrays = {k: row.pop(k) for k in ("positions", "confidence")}
     tracks = (pose.PoseEstimation.Individual & pose_key).to_dicts(order_by="individual_index")
     if kind != "raw":
@@ -195,7 +195,7 @@ def version_arrays(fetched: dict) -> tuple[np.ndarray, np.ndarray]:
 
     A 3D version has no confidence: 1 where a point was triangulated, NaN elsewhere.
     """
-    positions = store.load_array(fetched["arrays"]["positions"], dtype=np.float64)
     if "confidence" in fetched["arrays"]:
-        return positions, store.load_array(fetched["arrays"]["confidence"], dtype=np.float64)
+        return pose.pose_arrays(fetched["arrays"])
+    positions = store.load_array(fetched["arrays"]["positions"], dtype=np.float64)
     return positions, np.where(np.isnan(positions[..., 0]), np.nan, 1.0)

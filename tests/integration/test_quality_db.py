@@ -132,7 +132,7 @@ def test_clip_correction_through_the_database(clean, shared_data, tmp_path):
     """The real clip figures, end to end: predictions and the proofread file ingested side by side."""
     from pipeline.pose import PoseData
     from pipeline.quality import identity_accuracy
-    from schemas import quality
+    from schemas import pose, quality
     from schemas.ingest import ingest
     from tests.integration.test_ingest import write_manifest
 
@@ -150,8 +150,8 @@ def test_clip_correction_through_the_database(clean, shared_data, tmp_path):
     quality.IdentityCheck.populate(key)
     quality.IdentityDecision.insert1(dict(key, apply_correction=True, decided_by="tester"))
     quality.IdentityCorrection.populate()
-    pred_row = quality._pose_row(key)
-    truth_row = quality._pose_row(dict(key, pose_source="proofread"))
+    pred_row = pose.fetch_pose(key)
+    truth_row = pose.fetch_pose(dict(key, pose_source="proofread"))
     pred, truth = quality._pose_data(pred_row), quality._pose_data(truth_row)
     row = (quality.IdentityCorrection & key).fetch1()
     fixed = PoseData(np.asarray(row["positions"], float), np.asarray(row["confidence"], float),
