@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import os
-import signal
 import ssl
 import sys
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -23,7 +20,6 @@ from .config import STORE, Settings, load_settings
 log = logging.getLogger("ethojoint")
 _ENV = {"database.host": "DJ_HOST", "database.user": "DJ_USER", "database.password": "DJ_PASS",
         "database.backend": "DJ_BACKEND", "database.port": "DJ_PORT"}
-_server = None  # the embedded pgserver handle of this process
 # use_tls for DataJoint's Connection when TLS is required. A non-empty dict:
 # PyMySQL then refuses a server without TLS (an empty dict or True silently
 # falls back to plaintext), and DataJoint's PostgreSQL adapter maps any dict to
@@ -67,58 +63,22 @@ _honour_use_tls_false()
 
 
 def start_embedded(db_dir: Path):
-    """Start (creating on first use) the embedded PostgreSQL in ``db_dir``.
+    """Start (creating on first use) the embedded PostgreSQL in ``db_dir``, or join it (see :mod:`schemas.embedded`).
 
     The server is shared by every process using the same folder and stops
-    when the last of them exits (pgserver's ``cleanup_mode='stop'``).
+    when the last of them exits. Only the system user who runs EthoJoint can
+    reach it.
     """
-    global _server
-    if _server is not None and Path(_server.pgdata) == db_dir:
-        return _server
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    import pgserver
+    from . import embedded  # imports pgserver: only where the embedded server is used
 
-    db_dir.mkdir(parents=True, exist_ok=True)
-    _server = pgserver.get_server(db_dir, cleanup_mode="stop")
-    atexit.register(_forget_dead_users, _server)  # runs before pgserver's own exit hook (last in, first out)
-    _exit_cleanly_on_sigterm()
-    return _server
-
-
-def _exit_cleanly_on_sigterm() -> None:
-    """Make SIGTERM raise SystemExit (where nothing else handles it), so that the exit hooks stop the server.
-
-    Python's default SIGTERM handling ends the process without running them,
-    which left the embedded server running after a killed test run.
-    """
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _raise_exit)
-
-
-def _raise_exit(signum, frame):
-    raise SystemExit(128 + signum)
-
-
-def _forget_dead_users(server) -> None:
-    """Drop the processes that died without saying goodbye (SIGKILL) from pgserver's list of server users.
-
-    pgserver stops the server when the last process on its list exits; a
-    process killed with SIGKILL never leaves the list, so without this the
-    server would outlive everyone (found orphaned after a test run).
-    """
-    from pgserver.utils import process_is_running
-
-    users = server.global_process_id_list
-    with server._lock:
-        users.put([pid for pid in users.get() if pid == os.getpid() or process_is_running(pid)])
+    return embedded.start(db_dir)
 
 
 def stop_embedded() -> None:
     """Stop the embedded server if this process is its last user."""
-    global _server
-    if _server is not None:
-        _server.cleanup()
-        _server = None
+    from . import embedded
+
+    embedded.stop()
 
 
 def configure(settings: Settings | None = None) -> Settings:
@@ -224,6 +184,8 @@ def _access_denied(err: BaseException) -> str | None:
             return "password authentication failed"
         if "role " in text and "does not exist" in text:
             return "no such role"
+        if "Peer authentication failed" in text:
+            return "peer authentication failed: this system user may not log in as that role"
         if "no pg_hba.conf entry" in text:
             return "no pg_hba.conf entry allows this user from this host"
     return None

@@ -104,7 +104,7 @@ _PROBE = "import sys; from workers.cli import main; sys.exit(main(sys.argv[1:]))
 
 
 def test_a_refused_login_is_one_line(db, tmp_path):
-    """MySQL: a wrong password; the embedded PostgreSQL trusts local users whatever the password: an unknown role."""
+    """MySQL: a wrong password; the embedded PostgreSQL: a role other than postgres with a wrong password."""
     import datajoint as dj
 
     host, port = dj.config["database.host"], dj.config["database.port"]
@@ -118,7 +118,7 @@ def test_a_refused_login_is_one_line(db, tmp_path):
     else:
         user = "ethojoint_no_such_role"
         env.update(DJ_USER=user, DJ_PASS="whatever")
-        why = "(no such role)"
+        why = "(password authentication failed)"
     before = row_counts()
     result = subprocess.run([sys.executable, "-c", _PROBE, "db", "status"], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=120)

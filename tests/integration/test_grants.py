@@ -1,8 +1,8 @@
 """``ethojoint db grant`` (issue 13 §2): what an analyst, a worker and an admin can do, on every backend.
 
 Users are created by the command (with a password), then used through a raw
-driver connection.  The embedded PostgreSQL trusts its socket, so there the
-password is not checked, but every privilege is.
+driver connection (on the embedded PostgreSQL through its socket, with the
+password: only ``postgres`` gets in without one, and only for its owner).
 """
 
 import uuid
