@@ -118,11 +118,8 @@ class EmbeddedServer(PostgresServer):
 
     def _start(self, server: Account) -> PostmasterInfo:
         folder = private_socket_folder(server)
-        args = ["-w", "-o", '-h ""', "-o", f"-k {folder}", "-o", "-c unix_socket_permissions=0700",
-                "-l", str(self.log), "start"]
         try:
-            pg_ctl(args, pgdata=self.pgdata, timeout=120, cwd=self.pgdata, **server.run_as())
-            return _wait_ready(self.pgdata)
+            return run_postgres(self.pgdata, server, folder)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
             remove_socket_folder(folder, server)
             last = self.log.read_text(errors="replace").strip().splitlines()[-1:] if self.log.exists() else []
@@ -134,6 +131,20 @@ class EmbeddedServer(PostgresServer):
         info = self._postmaster_info
         if info is not None and not (self.pgdata / "postmaster.pid").exists():
             remove_socket_folder(info.socket_dir, self.account())
+
+
+def run_postgres(pgdata: Path, server: Account, folder: Path) -> PostmasterInfo:
+    """Start PostgreSQL on ``pgdata`` as ``server``, listening only on a socket in ``folder`` (made private)."""
+    args = ["-w", "-o", '-h ""', "-o", f"-k {folder}", "-o", "-c unix_socket_permissions=0700",
+            "-l", str(pgdata / "log"), "start"]
+    pg_ctl(args, pgdata=pgdata, timeout=120, cwd=pgdata, **server.run_as())
+    return _wait_ready(pgdata)
+
+
+def stop_postgres(pgdata: Path, server: Account) -> None:
+    """Stop the server on ``pgdata`` now (fast shutdown: open transactions are rolled back), keeping its socket
+    folder; :func:`run_postgres` with that folder starts it again (what an administrator's restart does)."""
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, timeout=120, cwd=pgdata, **server.run_as())
 
 
 def _wait_ready(pgdata: Path, wait_s: float = 30) -> PostmasterInfo:

@@ -38,7 +38,8 @@ USER_PATTERN = re.compile(r"[A-Za-z0-9_]{1,32}")
 
 # Manual tables that populate writes besides the auto-populated tables, their parts and jobs tables.
 # Add a table here when a make() starts writing one (e.g. a "versions.PoseVersion" table).
-POPULATE_WRITES = ("behavior.NotScorable", "versions.PoseVersion")  # SocialBouts registers pose versions
+# SocialBouts registers pose versions; workers stamp their heartbeat
+POPULATE_WRITES = ("behavior.NotScorable", "versions.PoseVersion", "operations.WorkerHeartbeat")
 
 Statement = tuple[str, tuple]  # (DB-API format string, arguments)
 

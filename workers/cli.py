@@ -189,16 +189,18 @@ def cmd_worker(args) -> int:
     pin_gpu(args.gpu)  # CUDA_VISIBLE_DEVICES before anything imports torch
     _activate(args)
     return run_worker(args.stage, gpu=args.gpu, max_idle_min=args.max_idle, poll_s=args.poll,
-                      orphan_timeout_s=args.orphan_timeout, once=args.once)
+                      orphan_timeout_s=args.orphan_timeout, once=args.once, stale_s=args.stale_after,
+                      retry_s=args.db_retry, beat_s=args.beat)
 
 
 def cmd_jobs(args) -> int:
-    from workers.jobs import format_summary, retry_errors, summary
+    from workers.jobs import format_reservations, format_summary, reservations, retry_errors, summary
 
     _activate(args)
     if args.retry_errors:
         print(f"{retry_errors(args.table)} error job(s) back to pending")
     print(format_summary(summary(args.table)))
+    print(format_reservations(reservations(args.table)))
     print_not_scorable()
     return 0
 
@@ -306,6 +308,13 @@ def build_parser() -> argparse.ArgumentParser:
     wrk.add_argument("--orphan-timeout", type=float, default=None,
                      help="seconds before a reserved job of a dead worker is pending again "
                           "(default ETHOJOINT_ORPHAN_TIMEOUT_S or 6 h)")
+    wrk.add_argument("--stale-after", type=float, default=None,
+                     help="seconds without a heartbeat before a worker's reserved job is pending again "
+                          "(default ETHOJOINT_HEARTBEAT_STALE_S or 120)")
+    wrk.add_argument("--db-retry", type=float, default=None,
+                     help="seconds to keep reconnecting after losing the database before exiting 3 "
+                          "(default ETHOJOINT_DB_RETRY_S or 900)")
+    wrk.add_argument("--beat", type=float, default=10.0, help="seconds between heartbeats (10)")
     wrk.add_argument("--once", action="store_true", help="exit as soon as there is nothing left to do")
     wrk.set_defaults(func=cmd_worker)
 

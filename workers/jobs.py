@@ -54,8 +54,6 @@ def retry_errors(table=None) -> int:
 
     Returns how many jobs were re-queued; the next populate or worker pass takes them.
     """
-    from workers.worker import return_to_pending
-
     n = 0
     for t in _tables(table):
         if not t.jobs.is_declared:
@@ -63,3 +61,65 @@ def retry_errors(table=None) -> int:
         for key in (t.jobs.errors).keys():  # noqa: SIM118 (DataJoint: the primary keys of the rows)
             n += return_to_pending(t, key)
     return n
+
+
+def return_to_pending(table, key: dict, *, owner: tuple[str, int] | None = None) -> bool:
+    """Put one job back to ``pending`` (from reserved or error), keeping its priority.
+
+    With ``owner`` (host, pid), only if that worker holds it (not if another worker took it since).
+    """
+    jobs = table.jobs
+    pk = {k: key[k] for k in jobs.primary_key}
+    qi = jobs.adapter.quote_identifier
+    where = " AND ".join(f"{qi(k)}=%s" for k in pk)
+    args = list(pk.values())
+    if owner is not None:
+        where += f" AND {qi('host')}=%s AND {qi('pid')}=%s"
+        args += list(owner)
+    cursor = jobs.connection.query(
+        f"UPDATE {jobs.full_table_name} SET {qi('status')}='pending', {qi('reserved_time')}=NULL, "
+        f"{qi('completed_time')}=NULL, {qi('error_message')}='', {qi('error_stack')}=NULL "
+        f"WHERE {where} AND {qi('status')} IN ('reserved', 'error')", args=args)
+    return cursor.rowcount == 1
+
+
+def reservations(table=None, *, stale_s: float | None = None, orphan_s: float | None = None) -> list[dict]:
+    """Every reserved job: table, key, host, pid, age, heartbeat age (None: no heartbeat) and whether it is stale.
+
+    Stale means a worker would put it back to pending now (see :mod:`workers.heartbeat`).
+    """
+    from workers.heartbeat import age_expr, beat_age_expr, server_uptime_s, stale_condition, stale_limit_default
+    from workers.worker import orphan_timeout_default
+
+    stale_s = stale_limit_default() if stale_s is None else stale_s
+    orphan_s = orphan_timeout_default() if orphan_s is None else orphan_s
+    out = []
+    for t in _tables(table):
+        jobs = t.jobs
+        if not jobs.is_declared:
+            continue
+        stale = stale_condition(jobs, stale_s=stale_s, orphan_s=orphan_s, uptime_s=server_uptime_s(jobs.connection))
+        reserved_time = f"{jobs.full_table_name}.{jobs.adapter.quote_identifier('reserved_time')}"
+        rows = jobs.reserved.proj(
+            "host", "pid", age_s=age_expr(jobs.connection, reserved_time),
+            beat_age_s=beat_age_expr(jobs), stale=f"CASE WHEN {stale} THEN 1 ELSE 0 END").to_dicts()
+        for row in rows:
+            beat = row["beat_age_s"]
+            out.append({"table": table_name(t), "key": {k: row[k] for k in jobs.primary_key}, "host": row["host"],
+                        "pid": row["pid"], "age_s": round(float(row["age_s"]), 1),
+                        "heartbeat_age_s": None if beat is None else round(float(beat), 1),
+                        "stale": bool(row["stale"])})
+    return out
+
+
+def format_reservations(rows: list[dict]) -> str:
+    """One line per reserved job; stale ones (their worker is gone) marked STALE."""
+    if not rows:
+        return "no reserved jobs"
+    lines = ["reserved jobs (host pid, age, heartbeat age):"]
+    for r in rows:
+        beat = "no heartbeat" if r["heartbeat_age_s"] is None else f"heartbeat {r['heartbeat_age_s']:.0f} s ago"
+        mark = "  STALE: goes back to pending on the next worker pass" if r["stale"] else ""
+        lines.append(f"  {r['table']} {json.dumps(r['key'], default=str)}: {r['host']} pid {r['pid']}, "
+                     f"reserved {r['age_s']:.0f} s ago, {beat}{mark}")
+    return "\n".join(lines)

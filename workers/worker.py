@@ -18,12 +18,22 @@ process the card is ``cuda:0``. Never use ``populate(processes>1)`` with CUDA
 
 Dead workers. A worker killed mid-job (SIGKILL, OOM, power loss) leaves its job
 ``reserved`` and rolls back its open transaction, so no partial row is left.
-Its reservation goes back to ``pending`` once it is older than the orphan
-timeout (``orphan_timeout_s``, env ``ETHOJOINT_ORPHAN_TIMEOUT_S``, default 6 h;
-set it above your longest job, or a live but slow job would be made twice).
-DataJoint 2 has this mechanism (``Table.jobs.refresh(orphan_timeout=...)``) but
-it deletes and re-inserts each job, which races between workers; the worker
-resets orphans with one conditional UPDATE instead.
+Every worker stamps a heartbeat (``operations.WorkerHeartbeat``, every 10 s,
+from a thread of its own); a reservation whose worker has not beaten for the
+stale limit (``--stale-after`` / ``ETHOJOINT_HEARTBEAT_STALE_S``, default
+120 s) goes back to ``pending`` (see :mod:`workers.heartbeat`). Reservations
+without a heartbeat (``populate(reserve_jobs=True)`` run outside a worker) go
+back after the orphan timeout (``orphan_timeout_s``, env
+``ETHOJOINT_ORPHAN_TIMEOUT_S``, default 6 h). DataJoint 2's own
+``jobs.refresh(orphan_timeout=...)`` deletes and re-inserts each job, which
+races between workers; the worker resets them with one conditional UPDATE.
+
+Database outages. A worker that loses its connection (server restart, network)
+logs one ``db_lost`` event, retries with backoff for ``ETHOJOINT_DB_RETRY_S``
+seconds (default 900; see :mod:`workers.outage`), logs ``db_back``, puts the
+job it was making back to ``pending`` (or marks it done if its rows were
+committed) and goes on. An idle worker simply waits. After the retry time it
+exits 3 with an ``exit`` event.
 
 Signals. The first SIGTERM or SIGINT lets the current job finish, then the
 worker exits 0. (DataJoint's populate installs its own SIGTERM handler that
@@ -35,7 +45,8 @@ exits 128+signal. No shutdown leaves a job in ``error`` because of a signal.
 Logs: one JSON line per job on stderr: ``{"event": "job", "stage", "table",
 "key", "status" (success|error), "duration_s", "device" (cpu|cuda:N), "host",
 "pid"[, "error"][, "frames", "frames_per_s" for pose inference]}``; plus
-``start``, ``orphans``, ``shutdown`` and ``exit`` events.
+``start``, ``job_start`` (before each make), ``orphans``, ``db_lost``, ``db_back``, ``shutdown`` and ``exit``
+events.
 """
 
 from __future__ import annotations
@@ -50,6 +61,8 @@ import sys
 import time
 
 from schemas.registry import computed_tables, resolve_table, table_name
+from workers import heartbeat, outage
+from workers.jobs import return_to_pending
 
 DEFAULT_ORPHAN_TIMEOUT_S = 6 * 3600.0
 DEFAULT_POLL_S = 10.0
@@ -138,34 +151,6 @@ def orphan_timeout_default() -> float:
     return float(os.environ.get("ETHOJOINT_ORPHAN_TIMEOUT_S") or DEFAULT_ORPHAN_TIMEOUT_S)
 
 
-def reset_orphans(table, timeout_s: float) -> list[dict]:
-    """Put ``reserved`` jobs older than ``timeout_s`` (server clock) back to ``pending``; return them."""
-    jobs = table.jobs
-    if not timeout_s or timeout_s <= 0 or not jobs.is_declared:
-        return []
-    qi, adapter = jobs.adapter.quote_identifier, jobs.adapter
-    interval = adapter.interval_expr(max(1, int(round(timeout_s))), "second")
-    old = f"{qi('status')}='reserved' AND {qi('reserved_time')} < CURRENT_TIMESTAMP - {interval}"
-    found = (jobs & old).proj("host", "pid", "reserved_time").to_dicts()
-    if found:  # one conditional UPDATE: safe when several workers reset the same orphans
-        jobs.connection.query(
-            f"UPDATE {jobs.full_table_name} SET {qi('status')}='pending', {qi('reserved_time')}=NULL WHERE {old}")
-    return found
-
-
-def return_to_pending(table, key: dict) -> bool:
-    """Put one job back to ``pending`` (from reserved or error), keeping its priority."""
-    jobs = table.jobs
-    pk = {k: key[k] for k in jobs.primary_key}
-    qi = jobs.adapter.quote_identifier
-    where = " AND ".join(f"{qi(k)}=%s" for k in pk)
-    cursor = jobs.connection.query(
-        f"UPDATE {jobs.full_table_name} SET {qi('status')}='pending', {qi('reserved_time')}=NULL, "
-        f"{qi('completed_time')}=NULL, {qi('error_message')}='', {qi('error_stack')}=NULL "
-        f"WHERE {where} AND {qi('status')} IN ('reserved', 'error')", args=list(pk.values()))
-    return cursor.rowcount == 1
-
-
 @contextlib.contextmanager
 def _keep_our_sigterm_handler():
     """During populate, keep the worker's SIGTERM handler instead of DataJoint's (which marks the job 'error')."""
@@ -192,14 +177,21 @@ def _keep_our_sigterm_handler():
         autopopulate.signal = signal
 
 
+class _DatabaseLost(Exception):
+    """A make failed because the connection was lost (DataJoint reported it as the job's error)."""
+
+
 class Worker:
-    def __init__(self, stage, tables, *, device, poll_s, orphan_timeout_s, max_idle_min, once, priority, logger):
+    def __init__(self, stage, tables, *, device, poll_s, orphan_timeout_s, max_idle_min, once, priority, logger,
+                 stale_s=heartbeat.DEFAULT_STALE_S, retry_s=outage.DEFAULT_RETRY_S):
         self.stage, self.tables, self.device = stage, tables, device
         self.poll_s, self.orphan_timeout_s, self.max_idle_min = poll_s, orphan_timeout_s, max_idle_min
+        self.stale_s, self.retry_s = stale_s, retry_s
         self.once, self.priority, self.log = once, priority, logger
         self.host, self.pid = platform.node(), os.getpid()
         self.stop_signal = None
         self.current = None  # (table, key) being made
+        self.beat = None  # the Heartbeat, once started
         self.errors = 0
 
     def emit(self, event: str, **fields):
@@ -220,7 +212,7 @@ class Worker:
         for table in self.tables:
             if self.stop_signal is not None:
                 break
-            orphans = reset_orphans(table, self.orphan_timeout_s)
+            orphans = heartbeat.reset_stale(table, stale_s=self.stale_s, orphan_s=self.orphan_timeout_s)
             if orphans:
                 self.emit("orphans", table=table_name(table), count=len(orphans),
                           jobs=orphans)
@@ -247,15 +239,19 @@ class Worker:
 
     def _make(self, table, key) -> int:
         started = time.time()
-        self.current = (table, key)
+        self._doing(table, key)
+        self.emit("job_start", table=table_name(table), key=key)
         try:
             with _keep_our_sigterm_handler():
                 result = table.populate(key, reserve_jobs=True, suppress_errors=True, max_calls=1, processes=1,
-                                        refresh=False, priority=self.priority, display_progress=False)
-            self.current = None
+                                        refresh=False, priority=self.priority, display_progress=False,
+                                        return_exception_objects=True)
+            if result["error_list"] and outage.is_connection_error(result["error_list"][0][1]):
+                raise _DatabaseLost(str(result["error_list"][0][1])) from result["error_list"][0][1]
+            self._doing(None, None)
         except SystemExit:
             # DataJoint's own SIGTERM handler fired (fallback path): the make was aborted and marked 'error'.
-            self.current = None
+            self._doing(None, None)
             return_to_pending(table, key)
             self.stop_signal = self.stop_signal or signal.SIGTERM
             self.emit("job", table=table_name(table), key=key, status="interrupted",
@@ -272,6 +268,40 @@ class Worker:
                       error=str(result["error_list"][0][1])[:2000])
             return 1
         return 0  # another worker reserved it first, or it was already made
+
+    def _doing(self, table, key) -> None:
+        self.current = None if table is None else (table, key)
+        if self.beat is not None:
+            self.beat.set_job(table_name(table) if table is not None else "", key)
+
+    # -- database outages ---------------------------------------------------------
+    def survive(self, err: Exception) -> bool:
+        """After a failed pass: wait out a lost database (True: back, go on); re-raise anything else."""
+        connection = self.tables[0].connection
+        if not outage.is_connection_error(err) and outage.reachable(connection):
+            raise err
+        job = self.current and {"table": table_name(self.current[0]), "key": self.current[1]}
+        self.emit("db_lost", error=" ".join(str(err).split())[:500], job=job, retry_s=self.retry_s)
+        waited = outage.wait_for_database(connection, give_up_s=self.retry_s, sleep=self._sleep)
+        if waited is None:
+            return self.stop_signal is not None  # a signal while waiting: shut down as usual
+        self.emit("db_back", outage_s=waited)
+        self.settle_interrupted()
+        return True
+
+    def settle_interrupted(self) -> None:
+        """The job cut off by the outage: done if its rows were committed, else back to pending."""
+        if self.current is None:
+            return
+        table, key = self.current
+        self._doing(None, None)
+        if len(table & key):  # committed before the connection went: only the job's bookkeeping was lost
+            (table.jobs & key & {"host": self.host, "pid": self.pid}).delete_quick()
+            self.emit("job", table=table_name(table), key=key, status="success", note="committed before the outage")
+            return
+        returned = return_to_pending(table, key, owner=(self.host, self.pid))
+        self.emit("job", table=table_name(table), key=key, status="interrupted", reason="database connection lost",
+                  returned_to_pending=returned)
 
     def abort(self, signum):
         """Second signal: roll back the current make and return its job to pending."""
@@ -296,7 +326,14 @@ class Worker:
     def loop(self) -> int:
         last_work = time.monotonic()
         while self.stop_signal is None:
-            if self.run_pass():
+            try:
+                worked = self.run_pass()
+            except Exception as err:  # noqa: BLE001 -- survive() re-raises all but a lost database
+                if self.survive(err):
+                    continue
+                self.emit("exit", reason="database unreachable", retry_s=self.retry_s)
+                return 3
+            if worked:
                 last_work = time.monotonic()
                 continue
             if self.once:
@@ -312,35 +349,43 @@ class Worker:
             return 1 if self.errors and self.stop_signal is None else 0
         return 0
 
-    def _sleep(self, seconds):
+    def _sleep(self, seconds) -> bool:
+        """Sleep, returning early (False) on a stop signal."""
         end = time.monotonic() + seconds
         while self.stop_signal is None and time.monotonic() < end:
             time.sleep(min(0.2, max(0.0, end - time.monotonic())))
+        return self.stop_signal is None
 
 
 def run_worker(stage: str, *, gpu: int | None = None, max_idle_min: float | None = None,
                poll_s: float = DEFAULT_POLL_S, orphan_timeout_s: float | None = None, once: bool = False,
-               priority: int | None = None, logger: logging.Logger | None = None) -> int:
+               priority: int | None = None, logger: logging.Logger | None = None, stale_s: float | None = None,
+               retry_s: float | None = None, beat_s: float = heartbeat.DEFAULT_BEAT_S) -> int:
     """Serve ``stage`` until signalled, idle for ``max_idle_min`` minutes, or (``once``) out of work.
 
     Call after :func:`schemas.activate`. Returns the exit code: 0 (idle, signal,
     or ``once`` without failed jobs), 1 (``once`` with failed jobs), 2 (the
-    stage's tables cannot be resolved), 128+signal (aborted by a second signal).
+    stage's tables cannot be resolved), 3 (the database stayed unreachable for
+    ``retry_s`` seconds), 128+signal (aborted by a second signal).
     """
     log = logger or default_logger()
     device = pin_gpu(gpu)
-    if orphan_timeout_s is None:
-        orphan_timeout_s = orphan_timeout_default()
+    orphan_timeout_s = orphan_timeout_default() if orphan_timeout_s is None else orphan_timeout_s
+    stale_s = heartbeat.stale_limit_default() if stale_s is None else stale_s
+    retry_s = outage.retry_default() if retry_s is None else retry_s
     try:
         tables = stage_tables(stage)
     except (SystemExit, ImportError, ValueError) as err:
         log.error(json.dumps({"event": "exit", "stage": stage, "reason": f"cannot resolve stage tables: {err}"}))
         return 2
     worker = Worker(stage, tables, device=device, poll_s=poll_s, orphan_timeout_s=orphan_timeout_s,
-                    max_idle_min=max_idle_min, once=once, priority=priority, logger=log)
+                    max_idle_min=max_idle_min, once=once, priority=priority, logger=log, stale_s=stale_s,
+                    retry_s=retry_s)
     previous = {s: signal.signal(s, worker.on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    worker.emit("start", tables=[table_name(t) for t in tables], poll_s=poll_s,
-                orphan_timeout_s=orphan_timeout_s, max_idle_min=max_idle_min, once=once)
+    worker.beat = heartbeat.Heartbeat(tables[0].connection, host=worker.host, pid=worker.pid, stage=stage,
+                                      beat_s=beat_s).start()
+    worker.emit("start", tables=[table_name(t) for t in tables], poll_s=poll_s, orphan_timeout_s=orphan_timeout_s,
+                stale_s=stale_s, beat_s=beat_s, retry_s=retry_s, max_idle_min=max_idle_min, once=once)
     try:
         return worker.loop()
     except _ForcedStop as stop:
@@ -348,5 +393,6 @@ def run_worker(stage: str, *, gpu: int | None = None, max_idle_min: float | None
         worker.emit("exit", reason="aborted", signal=signal.Signals(stop.signum).name)
         return 128 + stop.signum
     finally:
+        worker.beat.stop()
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -146,23 +146,33 @@ def _kill_all(procs):
             p.wait(10)
 
 
-def test_killed_worker_job_returns_after_orphan_timeout(slow_job, tmp_path):
+def test_killed_worker_job_returns_when_its_heartbeat_stops(slow_job, tmp_path):
+    """The orphan timeout is hours; the dead worker's heartbeat going stale (2 s here) frees its job."""
     import numpy as np
 
     from schemas import pose, quality
+    from workers.jobs import format_reservations, reservations
 
     procs = []
     try:
-        w1 = _start(tmp_path, "w1", "--poll", "0.2", "--orphan-timeout", "3600")
+        w1 = _start(tmp_path, "w1", "--poll", "0.2", "--orphan-timeout", "3600", "--beat", "0.5")
         procs.append(w1)
         _wait_reserved(quality.FilteredPose, slow_job, procs, "worker 1's reservation")
+        held = reservations(quality.FilteredPose, stale_s=2, orphan_s=3600)
+        assert [(r["key"], r["pid"], r["stale"]) for r in held] == [(slow_job, w1.pid, False)]
+        assert held[0]["heartbeat_age_s"] < 2
         w1.send_signal(signal.SIGKILL)
         assert w1.wait(10) == -signal.SIGKILL
         assert len(quality.FilteredPose & slow_job) == 0
         assert _status(quality.FilteredPose, slow_job) == "reserved"  # orphaned: nobody will finish it
+        time.sleep(2.5)
+        held = reservations(quality.FilteredPose, stale_s=2, orphan_s=3600)
+        assert [(r["pid"], r["stale"]) for r in held] == [(w1.pid, True)] and held[0]["heartbeat_age_s"] > 2
+        assert f"pid {w1.pid}" in format_reservations(held) and "STALE" in format_reservations(held)
 
         started = time.monotonic()
-        w2 = _start(tmp_path, "w2", "--poll", "0.3", "--orphan-timeout", "2", "--max-idle", "0.1")
+        w2 = _start(tmp_path, "w2", "--poll", "0.3", "--orphan-timeout", "3600", "--stale-after", "2",
+                    "--max-idle", "0.1")
         procs.append(w2)
         assert w2.wait(90) == 0, w2.log_path.read_text()
         print(f"worker 2 took over and exited in {time.monotonic() - started:.1f} s")
@@ -174,7 +184,7 @@ def test_killed_worker_job_returns_after_orphan_timeout(slow_job, tmp_path):
         _no_reserved_or_error()
         events = _events(w2)
         orphans = [e for e in events if e["event"] == "orphans"]
-        assert orphans and orphans[0]["table"] == "quality.FilteredPose"
+        assert orphans and orphans[0]["table"] == "quality.FilteredPose" and orphans[0]["jobs"][0]["pid"] == w1.pid
         jobs = [e for e in events if e["event"] == "job" and e["table"] == "quality.FilteredPose"]
         assert len(jobs) == 1 and jobs[0]["status"] == "success" and jobs[0]["duration_s"] > 1
         assert {"stage", "key", "device", "host", "pid"} <= set(jobs[0]) and jobs[0]["device"] == "cpu"
