@@ -35,6 +35,10 @@ class AccessDeniedError(InputError):
     """The database server refused the user (wrong password, unknown user or role)."""
 
 
+class UnreachableError(InputError):
+    """The database server could not be reached (not running, wrong host or port, network)."""
+
+
 def _honour_use_tls_false() -> None:
     """Make DataJoint's ``use_tls=False`` mean "no TLS" again.
 
@@ -129,6 +133,8 @@ def connect(settings: Settings | None = None) -> dj.Connection:
         ``tls`` is ``require`` and the server does not offer TLS (or the handshake failed).
     AccessDeniedError
         The server refused the user (wrong password, unknown user or role).
+    UnreachableError
+        The server could not be reached.
     """
     settings = configure(settings)
     mode = "off" if settings.embedded or _is_socket(dj.config["database.host"]) else settings.tls
@@ -136,6 +142,11 @@ def connect(settings: Settings | None = None) -> dj.Connection:
         connection, reason = _open(mode)  # reason None: TLS is off, nothing to check
     except Exception as err:
         denied = _access_denied(err)
+        if denied is None and _unreachable(err):
+            raise UnreachableError(f"database ({dj.config['database.backend']})",
+                                   f"cannot reach the server at {dj.config['database.host']}:"
+                                   f"{dj.config['database.port']} ({_one_line(err)}); is it running? "
+                                   "check DJ_HOST / DJ_PORT or dj_local_conf.json") from err
         if denied is None:
             raise
         raise AccessDeniedError(f"database ({dj.config['database.backend']})",
@@ -189,6 +200,20 @@ def _access_denied(err: BaseException) -> str | None:
         if "no pg_hba.conf entry" in text:
             return "no pg_hba.conf entry allows this user from this host"
     return None
+
+
+def _unreachable(err: BaseException) -> bool:
+    """Whether connecting failed because the server could not be reached (refused, unknown host, timeout)."""
+    for e in (err, err.__cause__, err.__context__):
+        args = getattr(e, "args", None) or ()
+        if args and args[0] in (2002, 2003, 2005, 2006, 2013):  # CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, ...
+            return True
+        text = str(e or "").lower()
+        if type(e).__name__ == "OperationalError" and any(t in text for t in (
+                "connection refused", "could not translate host name", "timeout expired", "no route to host",
+                "no such file or directory", "network is unreachable", "name or service not known")):
+            return True
+    return False
 
 
 def is_encrypted(connection: dj.Connection) -> bool:

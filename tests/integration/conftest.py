@@ -21,7 +21,10 @@ _ENV_KEYS = ("DJ_HOST", "DJ_USER", "DJ_PASS", "DJ_BACKEND", "DJ_PORT", "ETHOJOIN
 
 def pytest_generate_tests(metafunc):
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", BACKENDS, scope="session")
+        # engine-heavy tests (training a network) run on the first backend only: the engine's work does not
+        # depend on the database, and the same table code runs on every backend in the lighter tests
+        one = metafunc.definition.get_closest_marker("first_backend_only") is not None
+        metafunc.parametrize("backend", BACKENDS[:1] if one else BACKENDS, scope="session")
 
 
 def backend_env(backend: str, base, data_root) -> dict:

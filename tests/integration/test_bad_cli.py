@@ -128,3 +128,22 @@ def test_a_refused_login_is_one_line(db, tmp_path):
         "check DJ_USER / DJ_PASS or dj_local_conf.json"]
     assert result.stdout == ""
     assert row_counts() == before
+
+
+@pytest.mark.parametrize("server", ["mysql", "postgresql"])
+def test_an_unreachable_server_is_one_line(server, tmp_path):
+    """Nothing listens on the port: one line naming host and port, exit 2 (was a 40-line traceback)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # free, and nothing listens once the socket is closed
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJ_", "ETHOJOINT_"))}
+    env.update(PYTHONPATH=str(REPO), ETHOJOINT_DB="server", DJ_BACKEND=server, DJ_HOST="127.0.0.1",
+               DJ_PORT=str(port), DJ_USER="nobody", DJ_PASS="x", ETHOJOINT_TLS="off")
+    result = subprocess.run([sys.executable, "-c", _PROBE, "db", "status"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-3000:]
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: database ({server}): cannot reach the server at 127.0.0.1:{port} (")
+    assert "refused" in line and line.endswith("is it running? check DJ_HOST / DJ_PORT or dj_local_conf.json")

@@ -17,7 +17,7 @@ from tests.integration.test_ingest import _one_session, write_manifest
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-ROUNDS = int(os.environ.get("ETHOJOINT_TEST_ROUNDS", "3"))  # 10 run by hand (see the module docstring)
+ROUNDS = int(os.environ.get("ETHOJOINT_TEST_ROUNDS", "2"))  # 10 run by hand (see the module docstring)
 TABLES = {"subject": ("subject", "subject"), "session": ("session", "session"),
           "animal": ("session", "session__animal"), "task": ("pose", "pose_estimation_task"),
           "pose": ("pose", "_pose_estimation"), "individual": ("pose", "_pose_estimation__individual")}

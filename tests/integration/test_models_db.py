@@ -141,6 +141,7 @@ def test_bad_labels_and_models_are_refused(flies_video, tmp_path):
     assert len(models.LabeledFrameSet()) == 0 and len(models.PoseModel()) == 0
 
 
+@pytest.mark.first_backend_only  # about 2 min of DLC on 2 cores; ModelTraining's table code runs on every backend
 def test_deeplabcut_train_evaluate_and_run(clean, shared_data, tmp_path):
     """DLC 3 (PyTorch): 1 epoch from a random initialisation (no download), evaluation, inference on 20 frames."""
     from schemas import models, pose

@@ -1,7 +1,7 @@
 """``ethojoint worker`` / ``ethojoint jobs``: killed workers, SIGTERM, error retry (real subprocesses).
 
-The slow job is a FilteredPose of one hour of two-animal pose at 30 fps with
-two Kalman/RTS passes (about 5-8 s), so a worker can be killed mid-job.
+The slow job is a FilteredPose of 30 minutes of two-animal pose at 30 fps with
+two Kalman/RTS passes (about 3-4 s), so a worker can be killed mid-job.
 """
 
 import json
@@ -52,12 +52,12 @@ def no_jobs(clean):
 
 @pytest.fixture(scope="module")
 def pose_files(tmp_path_factory):
-    """One long (1 h) and one short (20 s) synthetic two-animal session, as SLEAP files."""
+    """One long (30 min) and one short (20 s) synthetic two-animal session, as SLEAP files."""
     from pipeline.synthetic import simulate_session, write_session_files
 
     folder = tmp_path_factory.mktemp("worker_pose")
     out = {}
-    for name, duration in (("long", 3600.0), ("short", 20.0)):
+    for name, duration in (("long", 1800.0), ("short", 20.0)):
         sim = simulate_session(seed=11, duration_s=duration, episode_counts=2, name=name)
         out[name] = (sim, Path(write_session_files(sim, folder, formats=("sleap_h5",))["sleap_h5"]))
     return out
