@@ -59,11 +59,9 @@ class FilterParamSet(dj.Lookup):
     @classmethod
     def add(cls, name: str, steps: list[dict]) -> str:
         """Insert (idempotently) a filter chain and return its id."""
-        from pipeline.quality import STEPS
+        from pipeline.quality.filters import check_chain
 
-        unknown = [s.get("step") for s in steps if s.get("step") not in STEPS]
-        if unknown:
-            raise ValueError(f"unknown filter step(s) {unknown}; known: {sorted(STEPS)}")
+        check_chain(steps)  # names and options, before the row exists
         filter_set = provenance.params_hash(steps)
         cls.insert1({"filter_set": filter_set, "filter_set_name": name, "steps": steps}, skip_duplicates=True)
         return filter_set

@@ -56,10 +56,10 @@ def stale_condition(jobs, *, stale_s: float, orphan_s: float, uptime_s: float) -
     same = f"h.{qi('host')} = {t}.{qi('host')} AND h.{qi('pid')} = {t}.{qi('pid')}"
     dead = [f"h.{qi('started_time')} > {t}.{qi('reserved_time')}"]  # a later process with the same host and pid
     if uptime_s > stale_s:
-        dead.append(f"h.{qi('beat_time')} < CURRENT_TIMESTAMP - {interval(max(1, round(stale_s)), 'second')}")
+        dead.append(f"h.{qi('beat_time')} < CURRENT_TIMESTAMP(3) - {interval(max(1, round(stale_s)), 'second')}")
     clauses = [f"EXISTS (SELECT 1 FROM {hb.full_table_name} h WHERE {same} AND ({' OR '.join(dead)}))"]
     if orphan_s and orphan_s > 0:
-        old = f"{t}.{qi('reserved_time')} < CURRENT_TIMESTAMP - {interval(max(1, round(orphan_s)), 'second')}"
+        old = f"{t}.{qi('reserved_time')} < CURRENT_TIMESTAMP(3) - {interval(max(1, round(orphan_s)), 'second')}"
         clauses.append(f"(NOT EXISTS (SELECT 1 FROM {hb.full_table_name} h WHERE {same}) AND {old})")
     return f"{t}.{qi('status')} = 'reserved' AND ({' OR '.join(clauses)})"
 
@@ -123,7 +123,7 @@ class Heartbeat:
             f"{qi('beat_time')}) VALUES (%s, %s, %s, CURRENT_TIMESTAMP(3), CURRENT_TIMESTAMP(3))",
             args=(self.host, self.pid, self.stage))
         forget = self.main.adapter.interval_expr(FORGET_AFTER_S, "second")
-        self.main.query(f"DELETE FROM {hb.full_table_name} WHERE {qi('beat_time')} < CURRENT_TIMESTAMP - {forget}")
+        self.main.query(f"DELETE FROM {hb.full_table_name} WHERE {qi('beat_time')} < CURRENT_TIMESTAMP(3) - {forget}")
         self._thread.start()
         return self
 

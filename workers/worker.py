@@ -3,9 +3,10 @@
 A worker serves one *stage* (a list of auto-populated tables, in order). Each
 pass it refreshes the jobs table of every table of its stage (new keys become
 ``pending``; reservations older than the orphan timeout go back to
-``pending``), then makes pending jobs one at a time with
-``table.populate(key, reserve_jobs=True, suppress_errors=True, max_calls=1)``,
-most urgent priority first. With nothing to do it sleeps ``poll_s`` and exits
+``pending``), then makes pending jobs one at a time, most urgent priority
+first: it reserves the key (``jobs.reserve``), logs ``job_start``, runs
+``table.populate(key, reserve_jobs=False, suppress_errors=True)`` and marks
+the job complete or failed. With nothing to do it sleeps ``poll_s`` and exits
 after ``max_idle_min`` minutes without work (never, by default).
 
 Run as many workers as you like, on as many hosts: the jobs tables make sure
@@ -36,22 +37,21 @@ committed) and goes on. An idle worker simply waits. After the retry time it
 exits 3 with an ``exit`` event.
 
 Signals. The first SIGTERM or SIGINT lets the current job finish, then the
-worker exits 0. (DataJoint's populate installs its own SIGTERM handler that
-aborts the make and marks the job ``error``; the worker keeps its own handler
-in place during populate instead.) A second signal aborts the job at once:
-its transaction is rolled back, the job returns to ``pending`` and the worker
-exits 128+signal. No shutdown leaves a job in ``error`` because of a signal.
+worker exits 0. (The worker holds the reservation itself, so DataJoint's
+populate installs no SIGTERM handler of its own.) A second signal aborts the
+job at once: its transaction is rolled back, the job returns to ``pending``
+and the worker exits 128+signal. No shutdown leaves a job in ``error``
+because of a signal.
 
 Logs: one JSON line per job on stderr: ``{"event": "job", "stage", "table",
 "key", "status" (success|error), "duration_s", "device" (cpu|cuda:N), "host",
 "pid"[, "error"][, "frames", "frames_per_s" for pose inference]}``; plus
-``start``, ``job_start`` (before each make), ``orphans``, ``db_lost``, ``db_back``, ``shutdown`` and ``exit``
+``start``, ``job_start`` (each job, once reserved), ``orphans``, ``db_lost``, ``db_back``, ``shutdown`` and ``exit``
 events.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -59,6 +59,7 @@ import platform
 import signal
 import sys
 import time
+import traceback
 
 from schemas.registry import computed_tables, resolve_table, table_name
 from workers import heartbeat, outage
@@ -151,32 +152,6 @@ def orphan_timeout_default() -> float:
     return float(os.environ.get("ETHOJOINT_ORPHAN_TIMEOUT_S") or DEFAULT_ORPHAN_TIMEOUT_S)
 
 
-@contextlib.contextmanager
-def _keep_our_sigterm_handler():
-    """During populate, keep the worker's SIGTERM handler instead of DataJoint's (which marks the job 'error')."""
-    from datajoint import autopopulate
-
-    if getattr(autopopulate, "signal", None) is not signal:  # another DataJoint layout: rely on the fallback
-        yield
-        return
-
-    class _Signal:
-        def __getattr__(self, name):
-            return getattr(signal, name)
-
-        @staticmethod
-        def signal(signum, handler):
-            if signum == signal.SIGTERM:
-                return signal.getsignal(signum)
-            return signal.signal(signum, handler)
-
-    autopopulate.signal = _Signal()
-    try:
-        yield
-    finally:
-        autopopulate.signal = signal
-
-
 class _DatabaseLost(Exception):
     """A make failed because the connection was lost (DataJoint reported it as the job's error)."""
 
@@ -238,36 +213,32 @@ class Worker:
         return None
 
     def _make(self, table, key) -> int:
+        """Reserve ``key``, make it (no DataJoint reservation: ours is already held), record the outcome."""
+        if not table.jobs.reserve(key):
+            return 0  # another worker reserved it first
         started = time.time()
         self._doing(table, key)
-        self.emit("job_start", table=table_name(table), key=key)
-        try:
-            with _keep_our_sigterm_handler():
-                result = table.populate(key, reserve_jobs=True, suppress_errors=True, max_calls=1, processes=1,
-                                        refresh=False, priority=self.priority, display_progress=False,
-                                        return_exception_objects=True)
-            if result["error_list"] and outage.is_connection_error(result["error_list"][0][1]):
-                raise _DatabaseLost(str(result["error_list"][0][1])) from result["error_list"][0][1]
-            self._doing(None, None)
-        except SystemExit:
-            # DataJoint's own SIGTERM handler fired (fallback path): the make was aborted and marked 'error'.
-            self._doing(None, None)
-            return_to_pending(table, key)
-            self.stop_signal = self.stop_signal or signal.SIGTERM
-            self.emit("job", table=table_name(table), key=key, status="interrupted",
-                      duration_s=round(time.time() - started, 3))
-            return 0
+        self.emit("job_start", table=table_name(table), key=key)  # reserved: the job is this worker's now
+        result = table.populate(key, reserve_jobs=False, suppress_errors=True, max_calls=1, processes=1,
+                                display_progress=False, return_exception_objects=True)
+        error = result["error_list"][0][1] if result["error_list"] else None
+        if error is not None and outage.is_connection_error(error):
+            raise _DatabaseLost(str(error)) from error
+        self._doing(None, None)
         duration = round(time.time() - started, 3)
+        if error is not None:
+            self.errors += 1
+            table.jobs.error(key, error_message=f"{type(error).__name__}: {error}",
+                             error_stack="".join(traceback.format_exception(error)))
+            self.emit("job", table=table_name(table), key=key, status="error", duration_s=duration,
+                      error=str(error)[:2000])
+            return 1
+        table.jobs.complete(key, duration=duration)
         if result["success_count"]:
             self.emit("job", table=table_name(table), key=key, status="success", duration_s=duration,
                       **throughput(table, key))
             return 1
-        if result["error_list"]:
-            self.errors += 1
-            self.emit("job", table=table_name(table), key=key, status="error", duration_s=duration,
-                      error=str(result["error_list"][0][1])[:2000])
-            return 1
-        return 0  # another worker reserved it first, or it was already made
+        return 0  # made already (by populate outside a worker)
 
     def _doing(self, table, key) -> None:
         self.current = None if table is None else (table, key)

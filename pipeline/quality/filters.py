@@ -14,6 +14,7 @@ Each step returns ``(pose, stats)`` where ``stats`` counts points:
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -277,6 +278,42 @@ STEPS = {f.__name__: f for f in (confidence_threshold, max_jump, interpolate_gap
                                   gaussian, kalman_rts)}
 
 
+def check_chain(steps: list[dict]) -> list[tuple[str, dict]]:
+    """Check a filter chain before anything runs; return its (step name, options) pairs.
+
+    Raises
+    ------
+    ValueError
+        A step that is not a dict with a ``"step"`` name, an unknown step name,
+        or options that the step does not take (naming the step and the option).
+
+    Examples
+    --------
+    >>> check_chain([{"step": "interpolate_gaps", "max_gap_frames": 5}])
+    [('interpolate_gaps', {'max_gap_frames': 5})]
+    >>> check_chain([{"step": "interpolate_gaps", "max_gap_frames": 5, "max_gap": 5}])
+    Traceback (most recent call last):
+    ...
+    ValueError: step 0 ('interpolate_gaps'): interpolate_gaps() got an unexpected keyword argument 'max_gap'
+    """
+    if not isinstance(steps, list):
+        raise ValueError(f"a filter chain is a list of steps, got {type(steps).__name__}")
+    checked = []
+    for i, spec in enumerate(steps):
+        if not isinstance(spec, dict) or "step" not in spec:
+            raise ValueError(f"step {i} must be a dict with a 'step' name, got {spec!r}")
+        name, options = spec["step"], {k: v for k, v in spec.items() if k != "step"}
+        if name not in STEPS:
+            raise ValueError(f"step {i}: unknown filter step {name!r} (known: {sorted(STEPS)})")
+        try:
+            inspect.signature(STEPS[name]).bind(None, **options)
+        except TypeError as err:
+            message = str(err).replace("got an unexpected", f"{name}() got an unexpected")
+            raise ValueError(f"step {i} ({name!r}): {message}") from None
+        checked.append((name, options))
+    return checked
+
+
 def apply_chain(pose: PoseData, steps: list[dict]) -> tuple[PoseData, list[dict]]:
     """Run an ordered list of steps ``{"step": name, **options}``.
 
@@ -303,16 +340,7 @@ def apply_chain(pose: PoseData, steps: list[dict]) -> tuple[PoseData, list[dict]
     >>> pose, stats = apply_chain(pose, chain)          # doctest: +SKIP
     """
     all_stats = []
-    for i, spec in enumerate(steps):
-        if not isinstance(spec, dict) or "step" not in spec:
-            raise ValueError(f"step {i} must be a dict with a 'step' name, got {spec!r}")
-        options = {k: v for k, v in spec.items() if k != "step"}
-        name = spec["step"]
-        if name not in STEPS:
-            raise ValueError(f"unknown filter step {name!r} (known: {sorted(STEPS)})")
-        try:
-            pose, stats = STEPS[name](pose, **options)
-        except TypeError as err:
-            raise ValueError(f"bad options for step {name!r}: {err}") from None
+    for name, options in check_chain(steps):
+        pose, stats = STEPS[name](pose, **options)
         all_stats.append({"step": name, **stats})
     return pose, all_stats

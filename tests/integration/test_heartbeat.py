@@ -18,7 +18,7 @@ def reserved(clean, tmp_path):
     sim = simulate_session(seed=5, duration_s=5.0, episode_counts=1, name="hb")
     path = write_session_files(sim, tmp_path, formats=("sleap_h5",))["sleap_h5"]
     ingest(_manifest(tmp_path, "hb", sim, path))
-    quality.FilterParamSet.add("hb", [{"step": "interpolate_gaps", "max_gap": 3}])
+    quality.FilterParamSet.add("hb", [{"step": "interpolate_gaps", "max_gap_frames": 3}])
     jobs = quality.FilteredPose.jobs
     jobs.refresh()
     key = (jobs.pending & {"session": "hb"}).keys()[0]
@@ -41,8 +41,8 @@ def _dead_heartbeat(table, *, beat_ago_s: int, started_ago_s: int) -> None:
     qi, interval = table.jobs.adapter.quote_identifier, table.jobs.adapter.interval_expr
     table.connection.query(
         f"INSERT INTO {WorkerHeartbeat.full_table_name} ({qi('host')}, {qi('pid')}, {qi('stage')}, "
-        f"{qi('started_time')}, {qi('beat_time')}) VALUES (%s, %s, 'test', CURRENT_TIMESTAMP - "
-        f"{interval(started_ago_s, 'second')}, CURRENT_TIMESTAMP - {interval(beat_ago_s, 'second')})",
+        f"{qi('started_time')}, {qi('beat_time')}) VALUES (%s, %s, 'test', CURRENT_TIMESTAMP(3) - "
+        f"{interval(started_ago_s, 'second')}, CURRENT_TIMESTAMP(3) - {interval(beat_ago_s, 'second')})",
         args=(platform.node(), os.getpid()))
 
 
@@ -89,19 +89,21 @@ def test_a_beating_worker_keeps_its_job_past_every_limit(beating):
 
 def test_a_silent_heartbeat_frees_the_job(reserved):
     from schemas.operations import WorkerHeartbeat
-    from workers.heartbeat import reset_stale, stale_condition
+    from workers.heartbeat import reset_stale, server_uptime_s, stale_condition
     from workers.jobs import format_reservations, reservations
 
     table, key = reserved
+    while server_uptime_s(table.connection) <= 3:  # a server just started gives live workers time to beat
+        time.sleep(0.5)
     _dead_heartbeat(table, beat_ago_s=30, started_ago_s=60)  # started before it reserved, silent for 30 s
     try:
-        (row,) = reservations(table, stale_s=20, orphan_s=3600)
+        (row,) = reservations(table, stale_s=3, orphan_s=3600)
         assert row["stale"] and row["heartbeat_age_s"] >= 29 and "STALE" in format_reservations([row])
         # a server up for less than the limit: live workers may not have beaten again yet, nothing is stale
-        just_up = stale_condition(table.jobs, stale_s=20, orphan_s=3600, uptime_s=5)
+        just_up = stale_condition(table.jobs, stale_s=3, orphan_s=3600, uptime_s=2)
         assert table.jobs.reserved.proj(stale=f"CASE WHEN {just_up} THEN 1 ELSE 0 END").to_dicts()[0]["stale"] == 0
         assert reset_stale(table, stale_s=40, orphan_s=3600) == []
-        found = reset_stale(table, stale_s=20, orphan_s=3600)
+        found = reset_stale(table, stale_s=3, orphan_s=3600)
         assert [{k: f[k] for k in key} for f in found] == [key] and _status(table, key) == "pending"
     finally:
         (WorkerHeartbeat & {"stage": "test"}).delete_quick()
@@ -121,3 +123,33 @@ def test_a_restarted_process_with_the_same_pid_frees_the_old_job(reserved):
         assert [{k: f[k] for k in key} for f in found] == [key] and _status(table, key) == "pending"
     finally:
         (WorkerHeartbeat & {"stage": "test"}).delete_quick()
+
+
+def test_job_start_is_logged_once_the_job_is_reserved(reserved):
+    """A job_start event means the job is this worker's (an outage after it finds the job reserved)."""
+    import json
+    import logging
+    import os
+
+    from schemas.registry import resolve_table
+    from workers.jobs import return_to_pending
+    from workers.worker import run_worker
+
+    table, key = reserved
+    assert return_to_pending(table, key)
+    seen = []
+
+    class AtJobStart(logging.Handler):
+        def emit(self, record):
+            event = json.loads(record.getMessage())
+            if event["event"] == "job_start":
+                jobs = resolve_table(event["table"]).jobs
+                seen.append((event["table"], event["key"], (jobs & event["key"]).fetch1("status", "pid")))
+
+    log = logging.getLogger("test.job_start")
+    log.setLevel(logging.INFO)
+    log.addHandler(AtJobStart())
+    assert run_worker("quality", once=True, poll_s=0.1, logger=log) == 0
+    assert seen[0] == ("quality.FilteredPose", key, ("reserved", os.getpid()))
+    assert [status for *_, status in seen] == [("reserved", os.getpid())] * len(seen)
+    assert len(table & key) == 1 and len(table.jobs & key) == 0  # made, and its job completed

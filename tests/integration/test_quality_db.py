@@ -160,3 +160,17 @@ def test_clip_correction_through_the_database(clean, shared_data, tmp_path):
     kept = row["report"]["gate"]["kept_fraction"]
     print(f"\nclip through the database: identity accuracy {before:.4f} -> {after:.4f}, kept {kept}")
     assert before < 0.97 and after >= 0.99 and min(kept.values()) >= 0.95
+
+
+@pytest.mark.parametrize("steps, problem", [
+    ([{"step": "interpolate_gaps", "max_gap": 3}], "missing a required argument: 'max_gap_frames'"),
+    ([{"step": "gaussian", "sigma_frames": 2, "sigm": 1}], "got an unexpected keyword argument 'sigm'"),
+    ([{"step": "smooth"}], "unknown filter step 'smooth'"),
+])
+def test_a_filter_chain_with_bad_options_is_refused_before_it_is_stored(clean, steps, problem):
+    """Options a step does not take used to be stored, and every FilteredPose job of the chain then failed."""
+    from schemas import quality
+
+    with pytest.raises(ValueError, match="step 0") as err:
+        quality.FilterParamSet.add("bad", steps)
+    assert problem in str(err.value) and len(quality.FilterParamSet & {"filter_set_name": "bad"}) == 0
