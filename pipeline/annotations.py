@@ -111,6 +111,8 @@ class Annotation:
         The video the file names.
     behaviors : tuple of str
         The file's vocabulary (declared, else the behaviours seen).
+    unit : str
+        What ``Bout.line`` counts: ``"line"`` of a text file, or ``"event"`` (BORIS project).
 
     Examples
     --------
@@ -128,6 +130,7 @@ class Annotation:
     time_offset: float = 0.0
     media_file: str | None = None
     behaviors: tuple[str, ...] = ()
+    unit: str = "line"
 
     def counts(self) -> dict[str, int]:
         """Number of bouts (and point events) per behaviour."""
@@ -166,15 +169,15 @@ def frame_to_seconds(frame: int, fps: float, offset: float = 0.0) -> float:
     return frame / fps + offset
 
 
-def at(path, line: int | None) -> str:
+def at(path, line: int | None, unit: str = "line") -> str:
     """``"path, line N"`` (or the path alone) for an :class:`InputError` source.
 
     Examples
     --------
-    >>> at("a.csv", 7)
-    'a.csv, line 7'
+    >>> at("a.csv", 7), at("p.boris", 3, "event")
+    ('a.csv, line 7', 'p.boris, event 3')
     """
-    return f"{path}, line {line}" if line else str(path)
+    return f"{path}, {unit} {line}" if line else str(path)
 
 
 def check_fps(path, line: int | None, file_fps: float | None, fps: float) -> None:
@@ -249,13 +252,13 @@ def finish(annotation: Annotation, *, n_frames: int | None = None, subjects=None
     subject_map, behavior_map = _as_mapping(subjects), _as_mapping(behaviors)
     bouts = []
     for b in annotation.bouts:
+        where = at(path, b.line, annotation.unit)
         if n_frames is not None and b.stop_frame > n_frames:
-            raise InputError(at(path, b.line), f"{b.behavior!r} bout at frames {b.start_frame}-{b.stop_frame} "
-                                               f"ends after the video ({n_frames} frames)")
-        bouts.append(replace(b, behavior=_rename(behavior_map, b.behavior, "behaviour", path, b.line),
-                             subject=_rename(subject_map, b.subject, "subject", path, b.line),
-                             target=None if b.target is None else _rename(subject_map, b.target, "target", path,
-                                                                          b.line)))
+            raise InputError(where, f"{b.behavior!r} bout at frames {b.start_frame}-{b.stop_frame} "
+                                    f"ends after the video ({n_frames} frames)")
+        bouts.append(replace(b, behavior=_rename(behavior_map, b.behavior, "behaviour", where),
+                             subject=_rename(subject_map, b.subject, "subject", where),
+                             target=None if b.target is None else _rename(subject_map, b.target, "target", where)))
     names = annotation.behaviors if behavior_map is None else \
         tuple(dict.fromkeys(behavior_map[x] for x in annotation.behaviors if x in behavior_map))
     return replace(annotation, bouts=sort_bouts(bouts), behaviors=names)
@@ -271,12 +274,12 @@ def _as_mapping(names) -> dict | None:
     return {n: n for n in names}
 
 
-def _rename(mapping: dict | None, name: str, what: str, path, line) -> str:
+def _rename(mapping: dict | None, name: str, what: str, where: str) -> str:
     if mapping is None:
         return name
     if name not in mapping:
         known = ", ".join(repr(k) for k in mapping) or "none"
-        raise InputError(at(path, line), f"{what} {name!r} is not in the mapping (known: {known})")
+        raise InputError(where, f"{what} {name!r} is not in the mapping (known: {known})")
     return mapping[name]
 
 

@@ -222,11 +222,12 @@ def _event(record: dict, header: list[str], path, target_modifier) -> Event:
     return Event(time=_number(record.get("Time", ""), path, line, "time"), status=status, **common)
 
 
-def pair_events(events, path, *, fps: float, offset: float = 0.0, target_modifier: int | None = None) -> list[Bout]:
+def pair_events(events, path, *, fps: float, offset: float = 0.0, target_modifier: int | None = None,
+                unit: str = "line") -> list[Bout]:
     """Bouts from BORIS events: START/STOP paired per (subject, behaviour, modifiers); POINT as points.
 
     A STOP without an open START, a START while the same one is open, and a
-    START never stopped are errors naming the row's line.
+    START never stopped are errors naming the row's line (or event: ``unit``).
 
     Examples
     --------
@@ -240,18 +241,19 @@ def pair_events(events, path, *, fps: float, offset: float = 0.0, target_modifie
         key = (e.subject, e.behavior, e.modifiers)
         if e.status == "START" and e.stop is None:
             if key in open_:
-                raise InputError(at(path, e.line), f"START of {_name(e)} while the one started at line "
+                raise InputError(at(path, e.line, unit), f"START of {_name(e)} while the one started at line "
                                                    f"{open_[key].line} is still open")
             open_[key] = e
         elif e.status == "STOP":
             if key not in open_:
-                raise InputError(at(path, e.line), f"STOP of {_name(e)} without a START")
-            bouts.append(_bout(open_.pop(key), e.time, path, fps, offset, target_modifier))
+                raise InputError(at(path, e.line, unit), f"STOP of {_name(e)} without a START")
+            start = open_.pop(key)
+            bouts.append(_bout(start, e.time, at(path, start.line, unit), fps, offset, target_modifier))
         else:
-            bouts.append(_bout(e, e.stop, path, fps, offset, target_modifier))
+            bouts.append(_bout(e, e.stop, at(path, e.line, unit), fps, offset, target_modifier))
     if open_:
         e = min(open_.values(), key=lambda x: x.line)
-        raise InputError(at(path, e.line), f"START of {_name(e)} is never stopped (unclosed START)")
+        raise InputError(at(path, e.line, unit), f"START of {_name(e)} is never stopped (unclosed START)")
     return bouts
 
 
@@ -260,16 +262,17 @@ def _name(e: Event) -> str:
                                                             else "")
 
 
-def _bout(start: Event, stop_time: float | None, path, fps, offset, target_modifier) -> Bout:
+def _bout(start: Event, stop_time: float | None, where: str, fps, offset, target_modifier) -> Bout:
     first = seconds_to_frame(start.time, fps, offset)
     if first < 0:
-        raise InputError(at(path, start.line), f"time {start.time:g} s is before the video starts "
+        raise InputError(where, f"time {start.time:g} s is before the video starts "
                                                f"(time offset {offset:g} s)")
     point = stop_time is None
     stop = first + 1 if point else max(seconds_to_frame(stop_time, fps, offset), first + 1)
     if not point and stop_time < start.time:
-        raise InputError(at(path, start.line), f"{_name(start)} stops at {stop_time:g} s, before it starts")
-    target = start.modifiers[target_modifier - 1] or None if target_modifier else None
+        raise InputError(where, f"{_name(start)} stops at {stop_time:g} s, before it starts")
+    mods = start.modifiers
+    target = (mods[target_modifier - 1] if target_modifier and len(mods) >= target_modifier else "") or None
     return Bout(start.behavior, start.subject, target, first, stop, point=point, line=start.line)
 
 
