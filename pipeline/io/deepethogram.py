@@ -9,7 +9,10 @@ Layout (DeepEthogram ``file_io.read_label_csv``: ``pd.read_csv(index_col=0)``)::
 One row per video frame, the first column counting frames from 0; a
 ``background`` column (1 where no behaviour is labelled) and one 0/1 column
 per behaviour. Several behaviours may be 1 on one frame. ``-1`` marks a
-frame not labelled yet: it is in no bout. LF or CRLF line ends. Runs of 1
+frame not labelled yet: it is in no bout. ``background`` is not read:
+where it contradicts a behaviour column (the real SimBA sample says both
+background and Sniffing on 5 frames) the behaviour wins; the writer sets it
+to 1 exactly where no behaviour is. LF or CRLF line ends. Runs of 1
 become bouts ``[first, last + 1)``. DeepEthogram labels name no animal:
 ``subject=`` names the agent.
 
