@@ -315,3 +315,54 @@ def as_path(path) -> Path:
     if not path.is_file():
         raise InputError(path, "file not found" if not path.exists() else "not a regular file")
     return path
+
+
+READ_FORMATS = ("boris", "boris_project", "bento", "deepethogram", "simba", "csv")
+WRITE_FORMATS = ("boris", "deepethogram", "csv")
+_BY_SUFFIX = {".boris": "boris_project", ".annot": "bento", ".tsv": "boris"}
+
+
+def read_annotation(path, *, fps: float, fmt: str | None = None, **options) -> Annotation:
+    """Read an annotation file with the reader of ``fmt`` (see :data:`READ_FORMATS`).
+
+    ``fmt`` may be left out only for ``.boris``, ``.annot`` and ``.tsv``
+    files: a ``.csv`` could be any of four formats, and is not guessed.
+    ``options`` go to the reader (``n_frames``, ``subjects``, ``behaviors``...).
+
+    Examples
+    --------
+    >>> read_annotation("labels.csv", fps=30)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pipeline.errors.InputError: labels.csv: say which format it is: fmt= one of boris, boris_project, bento, ...
+    """
+    fmt = fmt or _BY_SUFFIX.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise InputError(path, f"say which format it is: fmt= one of {', '.join(READ_FORMATS)}")
+    if fmt not in READ_FORMATS:
+        raise ValueError(f"fmt must be one of {READ_FORMATS}, got {fmt!r}")
+    from pipeline.io import bento, boris, boris_project, bout_csv, deepethogram, simba
+
+    reader = {"boris": boris.read_boris, "boris_project": boris_project.read_boris_project,
+              "bento": bento.read_bento, "deepethogram": deepethogram.read_deepethogram, "simba": simba.read_simba,
+              "csv": bout_csv.read_bout_csv}[fmt]
+    return reader(path, fps=fps, **options)
+
+
+def write_annotation(annotation: Annotation, path, *, fmt: str, **options) -> Path:
+    """Write ``annotation`` as ``fmt``: ``"boris"`` (tabular events), ``"deepethogram"`` or ``"csv"``.
+
+    Examples
+    --------
+    >>> write_annotation(Annotation((), fps=30.0, source="-", fmt="csv"), "x.json", fmt="json")
+    Traceback (most recent call last):
+    ...
+    ValueError: fmt must be one of ('boris', 'deepethogram', 'csv'), got 'json'
+    """
+    if fmt not in WRITE_FORMATS:
+        raise ValueError(f"fmt must be one of {WRITE_FORMATS}, got {fmt!r}")
+    from pipeline.io import boris, bout_csv, deepethogram
+
+    writer = {"boris": boris.write_boris, "deepethogram": deepethogram.write_deepethogram,
+              "csv": bout_csv.write_bout_csv}[fmt]
+    return writer(annotation, path, **options)

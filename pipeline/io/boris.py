@@ -98,6 +98,7 @@ def read_boris(path: str | Path, *, fps: float, n_frames: int | None = None, sub
     header = [c.strip() for c in rows[header_at][1]]
     records = [dict(zip(header, cells), _line=line) for line, cells in rows[header_at + 1:] if any(cells)]
     records = _one_observation(records, path, observation)
+    _check_media(records, meta, path)
     info = _media_info(records, meta, path)
     check_fps(path, info["line"], info["fps"], fps)
     check_length(path, info["line"], info["seconds"], fps, n_frames)
@@ -150,6 +151,19 @@ def _one_observation(records, path, observation):
         raise InputError(path, f"the file holds {len(ids)} observations ({', '.join(map(repr, ids))}): "
                                "choose one with observation=")
     return records
+
+
+def _check_media(records, meta, path) -> None:
+    """Live and image observations have no video to put frames on."""
+    kinds = {r.get("Observation type", ""): r["_line"] for r in records}
+    kinds.update({k: line for k, (_, line) in meta.items() if k in _NOT_MEDIA})
+    bad = [(k, line) for k, line in kinds.items() if k in _NOT_MEDIA]
+    if bad:
+        raise InputError(at(path, bad[0][1]), f"the observation is a {bad[0][0]!r}, with no video to put its "
+                                              "events on")
+
+
+_NOT_MEDIA = ("Live observation", "From directories of images")
 
 
 def _media_info(records, meta, path) -> dict:

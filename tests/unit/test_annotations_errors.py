@@ -50,6 +50,13 @@ def test_boris_fps_per_player_must_agree(tmp_path):
         read_boris(path, fps=25)
 
 
+def test_boris_live_observation_is_refused(tmp_path):
+    path = boris8(tmp_path / "live.csv", [("m1", "jump", "", "POINT", 3.0)])
+    path.write_text(path.read_text().replace("Media file(s)", "Live observation"))
+    with raises("live.csv, line 2: the observation is a 'Live observation', with no video to put its events on"):
+        read_boris(path, fps=25)
+
+
 def test_annotation_past_the_end_of_the_video(tmp_path):
     events = [("m1", "sniff", "", "START", 59.0), ("m1", "sniff", "", "STOP", 62.5)]  # 60 s of media, 2 s offset
     path = boris8(tmp_path / "late.csv", events)
