@@ -4,6 +4,8 @@ and read -> write -> read round trips."""
 import csv
 import json
 
+import pytest
+
 from pipeline.annotations import Annotation, Bout
 from pipeline.io.bento import read_bento
 from pipeline.io.boris import read_boris, write_boris
@@ -189,3 +191,18 @@ def test_deepethogram_round_trip_from_other_formats(tmp_path):
     assert (b.n_frames, b.behaviors) == (12, ("groom", "rear", "attack"))
     rows = (tmp_path / "l.csv").read_text().splitlines()
     assert rows[0] == ",background,groom,rear,attack" and rows[1] == "0,1,0,0,0" and rows[4] == "3,0,1,0,0"
+
+
+def test_read_and_write_by_format(shared_data, tmp_path):
+    from pipeline.annotations import read_annotation, write_annotation
+    from pipeline.errors import InputError
+
+    bento = shared_data / "annotation_formats" / "bento_Together_1.annot"
+    assert read_annotation(bento, fps=30).bouts == read_bento(bento, fps=30).bouts  # .annot: Bento
+    labels = shared_data / "annotation_formats" / "deepethogram_Together_1.csv"
+    with pytest.raises(InputError, match="say which format it is: fmt= one of boris, boris_project, bento"):
+        read_annotation(labels, fps=30)
+    a = read_annotation(labels, fps=30, fmt="deepethogram", subject="resident")
+    for fmt, name in (("boris", "a.tsv"), ("csv", "a.csv")):
+        back = read_annotation(write_annotation(a, tmp_path / name, fmt=fmt), fps=30, fmt=fmt)
+        assert back.bouts == a.bouts
