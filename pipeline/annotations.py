@@ -214,7 +214,13 @@ def check_length(path, line: int | None, seconds: float | None, fps: float, n_fr
 
 
 def check_fps_argument(fps) -> float:
-    """The recording's frame rate as a float; ValueError unless positive and finite."""
+    """The recording's frame rate as a float; ValueError unless positive and finite.
+
+    Examples
+    --------
+    >>> check_fps_argument(30)
+    30.0
+    """
     if fps is None or not (isinstance(fps, int | float) and math.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be a positive number (the recording's frame rate), got {fps!r}")
     return float(fps)
@@ -284,7 +290,13 @@ def _rename(mapping: dict | None, name: str, what: str, where: str) -> str:
 
 
 def sort_bouts(bouts: Iterable[Bout]) -> tuple[Bout, ...]:
-    """Bouts in a canonical order: start frame, behaviour, subject, target, stop frame."""
+    """Bouts in a canonical order: start frame, behaviour, subject, target, stop frame.
+
+    Examples
+    --------
+    >>> [b.behavior for b in sort_bouts([Bout("b", "", None, 5, 6), Bout("a", "", None, 5, 9)])]
+    ['a', 'b']
+    """
     return tuple(sorted(bouts, key=lambda b: (b.start_frame, b.behavior, b.subject, b.target or "", b.stop_frame)))
 
 
@@ -310,7 +322,15 @@ def bouts_from_frames(column, *, behavior: str, subject: str = "", target: str |
 
 
 def as_path(path) -> Path:
-    """``path`` as a Path; InputError unless it is an existing file."""
+    """``path`` as a Path; InputError unless it is an existing file.
+
+    Examples
+    --------
+    >>> as_path("no/such.csv")
+    Traceback (most recent call last):
+    ...
+    pipeline.errors.InputError: no/such.csv: file not found
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "file not found" if not path.exists() else "not a regular file")
