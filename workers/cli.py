@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from workers import rules_cli, store_cli
+from workers import annotations_cli, rules_cli, store_cli
 
 
 def _activate(args):
@@ -285,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=cmd_report)
 
     rules_cli.add_parsers(sub)
+    annotations_cli.add_parsers(sub)
     store_cli.add_parsers(sub)
 
     sk = sub.add_parser("skeleton", help="body-part roles of a skeleton: set them or show them")

@@ -83,9 +83,10 @@ def clean(db):
 
 def empty_pipeline() -> None:
     """Delete every row but the built-in ``default`` rule set (for fixtures of any scope)."""
-    from schemas import behavior, calibration, models, pose, quality, session, subject, triangulation
+    from schemas import annotation, behavior, calibration, models, pose, quality, session, subject, triangulation
 
-    for table in (calibration.CameraRig, calibration.CalibrationBoard, triangulation.TriangulationParamSet,
+    for table in (annotation.AnnotationSet, annotation.Annotator, annotation.Ethogram,
+                  calibration.CameraRig, calibration.CalibrationBoard, triangulation.TriangulationParamSet,
                   models.PoseModel, models.LabeledFrameSet, models.TrainingParamSet,
                   session.Session, subject.Subject, pose.Skeleton, quality.FilterParamSet,
                   behavior.SocialRuleSet & "rule_set_name <> 'default'"):
