@@ -180,7 +180,7 @@ def _feature(spec, where: _Where, roles) -> Feature:
     for key, (kind, required, default) in schema.items():
         if kind == "duration":
             params[key] = _duration(raw, key, w, required=required)
-        elif key in raw:
+        elif key in raw and not (raw[key] is None and default is None and not required):  # null = not given
             params[key] = _param(kind, raw[key], w.at(key), roles)
         elif required:
             w.fail(f"missing required parameter {key!r}")

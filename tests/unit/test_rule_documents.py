@@ -444,3 +444,12 @@ def test_hysteresis_gap_merge_min_bout_and_median_window():
     # a 3-frame running median of the distance removes isolated dips
     assert frames(smoothing={"method": "median", "window_frames": 3}) == [0] * 10
     assert frames(min_bout_s=0.2) == [0] * 10  # 0.2 s at 10 fps = 2 frames
+
+
+@pytest.mark.parametrize("name", list_presets())
+def test_every_preset_reads_back_from_its_stored_form(name):
+    """The database stores a document's canonical JSON (optional parameters as null) and scores from it."""
+    doc = load_document(name)
+    stored = json.loads(doc.canonical_json())
+    again = parse_document(stored, source="stored")
+    assert again.canonical_json() == doc.canonical_json() and again.content_hash() == doc.content_hash()
