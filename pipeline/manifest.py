@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .io import FORMATS, read_pose
+from .manifest_annotations import plan_annotations, plan_ethograms
 from .manifest_checks import (
     check_cameras,
     check_frame_count,
@@ -53,11 +54,17 @@ class Plan:
     roles: list[dict] = field(default_factory=list)        # body-part roles of skeletons (SkeletonRole rows)
     warnings: list[str] = field(default_factory=list)      # printed by ingest; nothing stops
     readings: list[str] = field(default_factory=list)      # what reading each pose file decided, one line each
+    ethograms: list[dict] = field(default_factory=list)    # annotation vocabularies (and their behaviours)
+    ethogram_behaviors: list[dict] = field(default_factory=list)
+    annotators: list[dict] = field(default_factory=list)
+    annotation_sets: list[dict] = field(default_factory=list)  # annotation files, read and checked
+    annotation_bouts: list[dict] = field(default_factory=list)
+    vocabularies: dict = field(default_factory=dict)       # every ethogram by name: {behaviour: directed}
 
 
 def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "manifest",
                   known_subjects: dict | None = None, known_skeletons: dict | None = None,
-                  known_models: dict | None = None) -> Plan:
+                  known_models: dict | None = None, known_ethograms: dict | None = None) -> Plan:
     """Validate a manifest completely and return the rows to insert.
 
     Parameters
@@ -70,6 +77,8 @@ def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "m
         Data roots; planned paths are relative to them.
     known_subjects, known_skeletons : dict
         Rows already in the database, by id (for sessions that reuse them).
+    known_ethograms : dict
+        Ethograms in the database: name -> {behaviour: directed}.
     known_models : dict
         Registered pose models by name (with their ``skeleton``): a pose
         entry ``{model: name, frames: [start, stop], max_tracks: n}`` runs
@@ -91,6 +100,7 @@ def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "m
     tolerance = frame_tolerance(data.get("frame_count_tolerance"), f"{source}: frame_count_tolerance")
     subjects = {**(known_subjects or {}), **_plan_subjects(plan, data, source)}
     skeletons = _plan_skeletons(plan, data, source, dict(known_skeletons or {}))
+    plan.vocabularies = plan_ethograms(plan, data, source, known_ethograms or {})
     session_ids = set()
     for where, s in entries(data, "sessions", source, "session: s01, datetime: ..., animals: [...]", top=True):
         sid = _plan_session(plan, s, where, session_ids)
@@ -195,6 +205,7 @@ def _plan_recording(plan, r, where, sid, in_session, base, roots, skeletons, mod
         check_frame_count(plan, pose, video_frames, tolerance, pw, row["video_path"])
         if video_frames is None:
             frames = max(frames or 0, pose.frame_offset + pose.n_frames)
+    plan_annotations(plan, r, where, row, in_session, base=base, roots=roots, fps=fps, n_frames=frames)
     return row["camera"], frames
 
 

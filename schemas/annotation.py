@@ -13,6 +13,10 @@ from collections.abc import Iterable, Mapping
 
 import datajoint as dj
 
+from pipeline.annotation_rows import parse_behaviors
+from pipeline.errors import InputError
+from pipeline.manifest_values import safe_id
+
 from . import recording, session  # noqa: F401  (named by the table definitions)
 
 schema = dj.Schema()
@@ -25,7 +29,7 @@ class Ethogram(dj.Manual):
     definition = """
     ethogram : varchar(64)
     ---
-    description = '' : varchar(1000)
+    description = '' : varchar(1024)
     """
 
     class Behavior(dj.Part):
@@ -45,26 +49,18 @@ class Ethogram(dj.Manual):
         An ethogram of this name with other behaviours is an error: it is never
         replaced silently.
         """
-        wanted = dict(_behavior(b) for b in behaviors)
-        if not wanted:
-            raise ValueError(f"ethogram {name!r}: no behaviours given")
+        name = safe_id(name, "ethogram", "ethogram", "ethogram")
+        wanted = parse_behaviors(name, behaviors)
         if cls & {"ethogram": name}:
             have = {r["behavior"]: bool(r["directed"]) for r in (cls.Behavior & {"ethogram": name}).to_dicts()}
             if have != wanted:
-                raise ValueError(f"ethogram {name!r} exists with other behaviours ({_describe(have)}); "
-                                 f"asked for {_describe(wanted)}: choose another name")
+                raise InputError(f"ethogram {name!r}", f"exists with other behaviours ({_describe(have)}); "
+                                                       f"asked for {_describe(wanted)}: choose another name")
             return name
         with cls.connection.transaction:
             cls.insert1({"ethogram": name, "description": description})
             cls.Behavior.insert([{"ethogram": name, "behavior": b, "directed": d} for b, d in wanted.items()])
         return name
-
-
-def _behavior(text: str) -> tuple[str, bool]:
-    name, _, kind = str(text).partition(":")
-    if kind not in ("", "solo", "directed") or not name:
-        raise ValueError(f"behaviour {text!r}: write NAME, NAME:solo or NAME:directed")
-    return name, kind == "directed"
 
 
 def _describe(behaviors: Mapping[str, bool]) -> str:

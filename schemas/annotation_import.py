@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from pipeline.annotation_rows import bout_rows, check_subjects, check_targets, set_provenance
 from pipeline.annotations import Annotation, Bout, read_annotation, write_annotation
 from pipeline.errors import InputError
 from pipeline.io.checksum import file_checksum
+from pipeline.manifest_values import safe_id
 from pipeline.paths import to_relative
 
 from .annotation import AnnotationSet, Annotator, Ethogram
@@ -69,28 +71,27 @@ def import_annotation(path, *, session: str, camera: str, annotator: str, ethogr
         Reader options (``observation``, ``channel``, ``units``, ``subject``,
         ``target_modifier``, ``classifiers``).
     """
-    key = {"session": session, "camera": camera, "annotator": annotator, "label_set": label_set}
+    where = f"{session}/{camera}"
+    key = {"session": session, "camera": camera, "annotator": safe_id(annotator, where, "annotator", "annotator"),
+           "label_set": safe_id(label_set, where, "label set", "label_set")}
     fps, n_frames = recording_frames(key)
     vocabulary = _vocabulary(ethogram)
-    animals = set((Session.Animal & {"session": session}).to_arrays("subject"))
-    subject_map = dict(subjects) if subjects is not None else {a: a for a in animals}
-    subject_map.setdefault("", "")
-    _check_targets(subject_map, animals, f"{session}/{camera}")
+    subject_map = check_subjects(subjects, (Session.Animal & {"session": session}).to_arrays("subject"), where)
     behavior_map = dict(behaviors) if behaviors is not None else {b: b for b in vocabulary}
     annotation = read_annotation(path, fps=fps, fmt=fmt, n_frames=n_frames, subjects=subject_map,
                                  behaviors=behavior_map, **dict(options or {}))
-    _check_behaviors(annotation, vocabulary, ethogram)
-    checksum = file_checksum(Path(path))
+    check_targets(annotation, vocabulary, ethogram)
     row = {**key, "ethogram": ethogram, "file_path": to_relative(Path(path).absolute(), data_roots()),
-           "file_sha256": checksum, "file_format": annotation.fmt, "fps": fps,
-           "n_bouts": len(annotation.bouts), "provenance": _provenance(annotation, subject_map, behavior_map,
-                                                                       options, n_frames)}
+           "file_sha256": file_checksum(Path(path)), "file_format": annotation.fmt, "fps": fps,
+           "n_bouts": len(annotation.bouts),
+           "provenance": set_provenance(annotation, subjects=subject_map, behaviors=behavior_map, options=options,
+                                        n_frames=n_frames)}
     if AnnotationSet & key:
         return {**key, "new": _same_file(key, row)}
     with AnnotationSet.connection.transaction:
-        Annotator.insert1({"annotator": annotator}, skip_duplicates=True)
+        Annotator.insert1({"annotator": key["annotator"]}, skip_duplicates=True)
         AnnotationSet.insert1(row)
-        AnnotationSet.Bout.insert([_bout_row(key, i, b, fps) for i, b in enumerate(annotation.bouts)])
+        AnnotationSet.Bout.insert(bout_rows(key, annotation))
     return {**key, "new": True}
 
 
@@ -103,41 +104,12 @@ def _vocabulary(ethogram: str) -> dict[str, bool]:
     return {r["behavior"]: bool(r["directed"]) for r in rows}
 
 
-def _check_targets(subject_map: Mapping[str, str], animals: set, where: str) -> None:
-    wrong = sorted(v for v in subject_map.values() if v and v not in animals)
-    if wrong:
-        raise InputError(where, f"subject(s) {wrong} are not animals of the session (animals: {sorted(animals)})")
-
-
-def _check_behaviors(annotation: Annotation, vocabulary: Mapping[str, bool], ethogram: str) -> None:
-    for b in annotation.bouts:
-        if b.target is not None and b.target != "" and not vocabulary[b.behavior]:
-            where = f"{annotation.source}, {annotation.unit} {b.line}" if b.line else annotation.source
-            raise InputError(where, f"{b.behavior!r} has a target ({b.target!r}) but is solo in ethogram "
-                                    f"{ethogram!r}")
-
-
-def _provenance(annotation: Annotation, subject_map, behavior_map, options, n_frames) -> dict:
-    return {"reader": annotation.fmt, "options": dict(options or {}), "subjects": subject_map,
-            "behaviors": behavior_map, "file_fps": annotation.file_fps, "media_seconds": annotation.media_seconds,
-            "time_offset": annotation.time_offset, "media_file": annotation.media_file,
-            "file_frames": annotation.n_frames, "recording_frames": n_frames,
-            "times_to_frames": "nearest frame start: floor((t - time_offset) * fps + 0.5)"}
-
-
 def _same_file(key: Mapping, row: Mapping) -> bool:
     have = (AnnotationSet & dict(key)).fetch1("file_sha256")
     if have != row["file_sha256"]:
         raise InputError(row["file_path"], f"annotation set {dict(key)} was imported from other content "
                                            f"(sha256 {have[:12]}...); delete it first or use another --label-set")
     return False
-
-
-def _bout_row(key: Mapping, index: int, b: Bout, fps: float) -> dict:
-    return {**key, "bout_index": index, "behavior": b.behavior, "agent": b.subject or None,
-            "target": b.target or None, "start_frame": b.start_frame, "end_frame": b.stop_frame,
-            "is_point": b.point, "start_s": b.start_frame / fps, "duration_s": (b.stop_frame - b.start_frame) / fps,
-            "line": b.line}
 
 
 def export_annotation(key: Mapping, path, *, fmt: str) -> Path:

@@ -10,7 +10,7 @@ import datajoint as dj
 from pipeline.errors import InputError
 from pipeline.manifest import plan_manifest, read_manifest
 
-from . import calibration, models, pose, recording, session, subject
+from . import annotation, calibration, models, pose, recording, session, subject
 from .config import current, data_roots
 from .database import named_lock
 
@@ -27,7 +27,12 @@ _TARGETS = (
     ("tasks", pose.PoseEstimationTask, "PoseEstimationTask", ("pose_path", "skeleton", "read_options")),
     ("tracks", pose.PoseEstimationTask.Track, "PoseEstimationTask.Track", ("subject",)),
     ("inferences", models.PoseInference, "PoseInference", ("pose_model", "frame_start", "frame_stop")),
+    ("ethograms", annotation.Ethogram, "Ethogram", ()),
+    ("ethogram_behaviors", annotation.Ethogram.Behavior, "Ethogram.Behavior", ("directed",)),
+    ("annotators", annotation.Annotator, "Annotator", ()),
+    ("annotation_sets", annotation.AnnotationSet, "AnnotationSet", ("ethogram", "file_sha256")),
 )
+_SET_KEY = ("session", "camera", "annotator", "label_set")
 
 
 def ingest(manifest: str | Path, *, populate: bool = True, progress: bool = False) -> dict:
@@ -58,8 +63,12 @@ def plan_input(data: dict, manifest: Path):
     known_skeletons = {r["skeleton"]: dict(r, roles=pose.skeleton_roles(r["skeleton"]))
                        for r in pose.Skeleton.to_dicts()}
     known_models = {r["pose_model"]: r for r in models.PoseModel.proj("skeleton").to_dicts()}
+    known_ethograms = {}
+    for r in annotation.Ethogram.Behavior.to_dicts():
+        known_ethograms.setdefault(r["ethogram"], {})[r["behavior"]] = bool(r["directed"])
     plan = plan_manifest(data, base=manifest.parent.absolute(), roots=data_roots(), source=str(manifest),
-                         known_subjects=known_subjects, known_skeletons=known_skeletons, known_models=known_models)
+                         known_subjects=known_subjects, known_skeletons=known_skeletons, known_models=known_models,
+                         known_ethograms=known_ethograms)
     plan.roles = [dict(r, spec=pose.encode_spec(r["spec"])) for r in plan.roles]
     return plan
 
@@ -68,6 +77,9 @@ def _insert(plan, manifest: Path, *, populate: bool, progress: bool) -> dict:
     """Insert the plan in one transaction, then import its pose files; the new rows per table."""
     counts = {label: sum(not _existing_agrees(table, r, compared, manifest) for r in getattr(plan, attr))
               for attr, table, label, compared in _TARGETS}
+    stored = {tuple(k[a] for a in _SET_KEY) for k in annotation.AnnotationSet.proj().to_dicts()}
+    bouts = [b for b in plan.annotation_bouts if tuple(b[a] for a in _SET_KEY) not in stored]  # new sets only
+    counts["AnnotationSet.Bout"] = len(bouts)
     for line in plan.readings:
         print(f"read {line}")
     for line in plan.warnings:
@@ -75,6 +87,7 @@ def _insert(plan, manifest: Path, *, populate: bool, progress: bool) -> dict:
     with dj.conn().transaction:
         for attr, table, _, _ in _TARGETS:
             table.insert(getattr(plan, attr), skip_duplicates=True, ignore_extra_fields=True)
+        annotation.AnnotationSet.Bout.insert(bouts)
     if populate:  # file imports only: model runs (mode 'trigger') are left to the pose workers
         sessions = [{"session": s["session"]} for s in plan.sessions]
         if sessions:

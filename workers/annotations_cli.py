@@ -85,14 +85,10 @@ def pairs(items, what: str, *, many: bool = False) -> dict | None:
 
 
 def cmd_ethogram(args) -> int:
-    from pipeline.errors import InputError
     from schemas.annotation import Ethogram
 
     _activate(args)
-    try:
-        Ethogram.add(args.name, args.behaviors)
-    except ValueError as err:
-        raise InputError("ethogram", str(err)) from None
+    Ethogram.add(args.name, args.behaviors)
     print(f"ethogram {args.name!r}: {', '.join(args.behaviors)}")
     return 0
 

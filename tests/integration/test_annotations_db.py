@@ -164,3 +164,40 @@ def test_agreement_of_the_human_with_itself_and_with_the_rules(ethome, capsys):
     assert "interact" in out and f"{row['f1']:.3f}" in out
     assert main(["agreement", "ethome", "top", "annotation:hum", "rules:nosuch"]) == 2
     assert "0 rule sets are called 'nosuch'" in capsys.readouterr().err
+
+
+def _manifest_with_labels(shared_data, subjects):
+    return {
+        "ethograms": [{"ethogram": "ethome_m", "behaviors": ["interact"]}],
+        "subjects": [{"subject": "m_adult", "sex": "M", "age_group": "adult"},
+                     {"subject": "m_juv", "sex": "M", "age_group": "juvenile"}],
+        "sessions": [{"session": "ethome_m", "datetime": "2021-06-10 12:23:32",
+                      "animals": [{"subject": "m_adult"}, {"subject": "m_juv"}],
+                      "recordings": [{"camera": "top", "fps": 30, "pose": [
+                          {"source": "dlc", "file": str(shared_data / POSE), "roles": {"tail_base": "tail"},
+                           "tracks": {"adult": "m_adult", "juvenile": "m_juv"}}],
+                          "annotations": [{"file": str(shared_data / BORIS), "format": "boris", "annotator": "hum",
+                                           "ethogram": "ethome_m", "subjects": subjects}]}]}]}
+
+
+def test_annotations_come_in_through_the_manifest_all_or_nothing(clean, shared_data, tmp_path):
+    from pipeline.errors import InputError
+    from schemas import session
+    from schemas.annotation import AnnotationSet, Ethogram
+    from schemas.ingest import ingest
+    from tests.integration.test_ingest import write_manifest
+
+    bad = write_manifest(tmp_path, _manifest_with_labels(shared_data, {"adult": "m_juvenile"}), name="bad.yaml")
+    with pytest.raises(InputError, match=r"recordings\[0\]\.annotations\[0\]: subject\(s\) \['m_juvenile'\]"):
+        ingest(bad)
+    assert len(session.Session()) == 0 and len(Ethogram()) == 0 and len(AnnotationSet()) == 0
+
+    good = write_manifest(tmp_path, _manifest_with_labels(shared_data, {"adult": "m_adult"}))
+    counts = ingest(good)
+    assert (counts["Ethogram"], counts["AnnotationSet"], counts["AnnotationSet.Bout"]) == (1, 1, 10)
+    key = {"session": "ethome_m", "camera": "top", "annotator": "hum", "label_set": "main"}
+    bouts = (AnnotationSet.Bout & key).to_dicts(order_by="bout_index")
+    assert [(b["start_frame"], b["end_frame"]) for b in bouts] == _boris_frames(shared_data / BORIS)
+    assert (AnnotationSet & key).fetch1("provenance")["subjects"] == {"adult": "m_adult", "": ""}
+    again = ingest(good)
+    assert (again["AnnotationSet"], again["AnnotationSet.Bout"]) == (0, 0) and len(AnnotationSet.Bout()) == 10
