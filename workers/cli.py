@@ -157,12 +157,22 @@ def cmd_skeleton(args) -> int:
 
 
 def parse_role(text: str) -> tuple[str, object]:
-    """``tail_base=TTI`` | ``neck=Ear_L+Ear_R`` (centroid) | ``body=a,b,c`` (a set) → (role, spec)."""
+    """``tail_base=TTI``, ``neck=Ear_L+Ear_R`` (centroid), ``body=a,b,c`` (set), ``c=median:a,b,c`` -> (role, spec).
+
+    Examples
+    --------
+    >>> parse_role("center=median:nose,neck,tail")
+    ('center', {'median': ['nose', 'neck', 'tail']})
+    """
     from pipeline.errors import InputError
 
     role, sep, value = text.partition("=")
     if not sep or not role or not value:
-        raise InputError(text, "write ROLE=KEYPOINT, ROLE=A+B (their centroid) or ROLE=A,B,C (a set)")
+        raise InputError(text, "write ROLE=KEYPOINT, ROLE=A+B (their centroid), ROLE=A,B,C (a set) or "
+                               "ROLE=median:A,B,C")
+    kind, colon, points = value.partition(":")
+    if colon and kind in ("median", "centroid"):
+        return role, {kind: points.split(",")}
     if "+" in value:
         return role, {"centroid": value.split("+")}
     return role, value.split(",") if "," in value else value
@@ -291,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     sk = sub.add_parser("skeleton", help="body-part roles of a skeleton: set them or show them")
     sk.add_argument("action", choices=["roles", "show"])
     sk.add_argument("skeleton")
-    sk.add_argument("roles", nargs="*", help="ROLE=KEYPOINT, ROLE=A+B (centroid) or ROLE=A,B,C (set)")
+    sk.add_argument("roles", nargs="*", help="ROLE=KEYPOINT, ROLE=A+B (centroid), ROLE=A,B,C (set), ROLE=median:A,B,C")
     sk.set_defaults(func=cmd_skeleton)
 
     qc = sub.add_parser("qc", help="trajectory quality report of a session's pose estimations")
