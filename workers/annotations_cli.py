@@ -17,6 +17,7 @@ A and B are ``annotation:ANNOTATOR[/LABEL_SET]`` or ``rules:RULE_SET[@POSE_VERSI
 from __future__ import annotations
 
 import json
+import sys
 
 
 def add_parsers(sub) -> None:
@@ -60,6 +61,8 @@ def add_parsers(sub) -> None:
     agr.add_argument("--pool-animals", action="store_true", help="pool every agent and target")
     agr.add_argument("--min-iou", type=float, default=0.5)
     agr.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
+    agr.add_argument("--store", action="store_true",
+                     help="also store it (agreement.AgreementTask + Agreement), for reports and audits")
     agr.set_defaults(func=cmd_agreement)
 
 
@@ -135,9 +138,15 @@ def cmd_agreement(args) -> int:
     from schemas.agreement import compare
 
     _activate(args)
-    table, meta = compare(args.a, args.b, session=args.session, camera=args.camera,
-                          map_a=pairs(args.map_a, "--map-a", many=True), map_b=pairs(args.map_b, "--map-b", many=True),
-                          pool_animals=args.pool_animals, min_iou=args.min_iou)
+    options = {"map_a": pairs(args.map_a, "--map-a", many=True), "map_b": pairs(args.map_b, "--map-b", many=True),
+               "pool_animals": args.pool_animals, "min_iou": args.min_iou}
+    table, meta = compare(args.a, args.b, session=args.session, camera=args.camera, **options)
+    if args.store:
+        from schemas.agreement import Agreement, AgreementTask
+
+        key = AgreementTask.add(args.a, args.b, session=args.session, camera=args.camera, **options)
+        Agreement.populate(key)
+        print(f"stored: agreement.Agreement {json.dumps(key)}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps({"compared": meta, "rows": table.to_dict(orient="records")}, default=str))
         return 0

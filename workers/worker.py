@@ -73,12 +73,12 @@ STAGES: dict[str, list[str]] = {
     "train": ["models.ModelTraining"],
     "eval": ["models.ModelEvaluation"],
     "quality": ["quality.FilteredPose", "quality.IdentityCheck", "quality.IdentityCorrection"],
-    "behavior": ["behavior.SocialBouts"],
+    "behavior": ["behavior.SocialBouts", "agreement.Agreement"],
     "calibration": ["calibration.CameraCalibration", "triangulation.Triangulation"],
     # everything a CPU machine should take: no model inference or training
     "analysis": ["recording.RecordingInfo", "quality.FilteredPose", "quality.IdentityCheck",
                  "quality.IdentityCorrection", "calibration.CameraCalibration", "triangulation.Triangulation",
-                 "behavior.SocialBouts", "labeling.FrameExtraction",
+                 "behavior.SocialBouts", "agreement.Agreement", "labeling.FrameExtraction",
                  "labeling.LabeledVideo"],
     "all": [],  # every computed table, in schemas.MODULES order (see stage_tables)
 }

@@ -83,9 +83,20 @@ def clean(db):
 
 def empty_pipeline() -> None:
     """Delete every row but the built-in ``default`` rule set (for fixtures of any scope)."""
-    from schemas import annotation, behavior, calibration, models, pose, quality, session, subject, triangulation
+    from schemas import (
+        agreement,
+        annotation,
+        behavior,
+        calibration,
+        models,
+        pose,
+        quality,
+        session,
+        subject,
+        triangulation,
+    )
 
-    for table in (annotation.AnnotationSet, annotation.Annotator, annotation.Ethogram,
+    for table in (agreement.AgreementTask, annotation.AnnotationSet, annotation.Annotator, annotation.Ethogram,
                   calibration.CameraRig, calibration.CalibrationBoard, triangulation.TriangulationParamSet,
                   models.PoseModel, models.LabeledFrameSet, models.TrainingParamSet,
                   session.Session, subject.Subject, pose.Skeleton, quality.FilterParamSet,

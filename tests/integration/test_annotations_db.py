@@ -201,3 +201,37 @@ def test_annotations_come_in_through_the_manifest_all_or_nothing(clean, shared_d
     assert (AnnotationSet & key).fetch1("provenance")["subjects"] == {"adult": "m_adult", "": ""}
     again = ingest(good)
     assert (again["AnnotationSet"], again["AnnotationSet.Bout"]) == (0, 0) and len(AnnotationSet.Bout()) == 10
+
+
+def test_a_stored_agreement_equals_the_printed_one_and_names_its_inputs(ethome, capsys):
+    import json
+
+    from schemas.agreement import Agreement, AgreementTask, compare
+    from schemas.annotation_import import import_annotation
+    from schemas.behavior import SocialBouts
+    from workers.cli import main
+
+    SocialBouts.populate({"session": "ethome"})
+    import_annotation(ethome / BORIS, session="ethome", camera="top", annotator="hum", ethogram="ethome",
+                      fmt="boris", subjects={"adult": "eth_adult"})
+    contacts = "interact=nose2nose,nose2anogenital,nose2neck,nose2left_ear,nose2right_ear"
+    assert main(["agreement", "ethome", "top", "annotation:hum", "rules:default", "--map-b", contacts,
+                 "--pool-animals", "--store", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    (task,) = AgreementTask.to_dicts()
+    assert task["options"]["map_b"] == {"interact": contacts.split("=")[1].split(",")}
+    master = (Agreement & task).fetch1()
+    (row,) = (Agreement.Behavior & task).to_dicts()
+    assert (master["first_frame"], master["end_frame"]) == tuple(printed["compared"]["frames"]) == (0, 5700)
+    assert master["provenance"]["params"]["a"]["annotator"] == "hum"
+    assert master["provenance"]["params"]["b"]["pose_version"] == "top/dlc"
+    (shown,) = printed["rows"]
+    for measure in ("precision", "recall", "f1", "kappa", "matched", "n_bouts_a", "n_bouts_b", "time_s_b"):
+        assert row[measure] == pytest.approx(shown[measure]), measure
+    again, _ = compare("annotation:hum", "rules:default", session="ethome", camera="top",
+                       map_b={"interact": contacts.split("=")[1].split(",")}, pool_animals=True)
+    assert row["f1"] == pytest.approx(again["f1"].iloc[0])
+    # the same request again is the same row
+    assert main(["agreement", "ethome", "top", "annotation:hum", "rules:default", "--map-b", contacts,
+                 "--pool-animals", "--store"]) == 0
+    assert len(AgreementTask()) == 1 and len(Agreement()) == 1
