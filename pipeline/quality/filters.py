@@ -291,10 +291,10 @@ def check_chain(steps: list[dict]) -> list[tuple[str, dict]]:
     --------
     >>> check_chain([{"step": "interpolate_gaps", "max_gap_frames": 5}])
     [('interpolate_gaps', {'max_gap_frames': 5})]
-    >>> check_chain([{"step": "interpolate_gaps", "max_gap_frames": 5, "max_gap": 5}])
+    >>> check_chain([{"step": "interpolate_gaps", "max_gap": 5}])
     Traceback (most recent call last):
     ...
-    ValueError: step 0 ('interpolate_gaps'): interpolate_gaps() got an unexpected keyword argument 'max_gap'
+    ValueError: step 0 ('interpolate_gaps'): unknown option(s) ['max_gap'] (its options: max_gap_frames, method)
     """
     if not isinstance(steps, list):
         raise ValueError(f"a filter chain is a list of steps, got {type(steps).__name__}")
@@ -305,11 +305,14 @@ def check_chain(steps: list[dict]) -> list[tuple[str, dict]]:
         name, options = spec["step"], {k: v for k, v in spec.items() if k != "step"}
         if name not in STEPS:
             raise ValueError(f"step {i}: unknown filter step {name!r} (known: {sorted(STEPS)})")
+        takes = list(inspect.signature(STEPS[name]).parameters)[1:]  # after the pose
+        unknown = sorted(set(options) - set(takes))
+        if unknown:
+            raise ValueError(f"step {i} ({name!r}): unknown option(s) {unknown} (its options: {', '.join(takes)})")
         try:
             inspect.signature(STEPS[name]).bind(None, **options)
         except TypeError as err:
-            message = str(err).replace("got an unexpected", f"{name}() got an unexpected")
-            raise ValueError(f"step {i} ({name!r}): {message}") from None
+            raise ValueError(f"step {i} ({name!r}): {err}") from None
         checked.append((name, options))
     return checked
 
