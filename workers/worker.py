@@ -63,24 +63,9 @@ import time
 from schemas.registry import computed_tables, resolve_table, table_name
 from workers import heartbeat, outage
 from workers.jobs import return_to_pending
+from workers.stages import DEFAULT_POLL_S, STAGES
 
 DEFAULT_ORPHAN_TIMEOUT_S = 6 * 3600.0
-DEFAULT_POLL_S = 10.0
-
-STAGES: dict[str, list[str]] = {
-    "pose": ["pose.PoseEstimation"],
-    "train": ["models.ModelTraining"],
-    "eval": ["models.ModelEvaluation"],
-    "quality": ["quality.FilteredPose", "quality.IdentityCheck", "quality.IdentityCorrection"],
-    "behavior": ["behavior.SocialBouts"],
-    "calibration": ["calibration.CameraCalibration", "triangulation.Triangulation"],
-    # everything a CPU machine should take: no model inference or training
-    "analysis": ["recording.RecordingInfo", "quality.FilteredPose", "quality.IdentityCheck",
-                 "quality.IdentityCorrection", "calibration.CameraCalibration", "triangulation.Triangulation",
-                 "behavior.SocialBouts", "labeling.FrameExtraction",
-                 "labeling.LabeledVideo"],
-    "all": [],  # every computed table, in schemas.MODULES order (see stage_tables)
-}
 
 
 class _ForcedStop(BaseException):
