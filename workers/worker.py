@@ -5,7 +5,8 @@ pass it refreshes the jobs table of every table of its stage (new keys become
 ``pending``; reservations older than the orphan timeout go back to
 ``pending``), then makes pending jobs one at a time with
 ``table.populate(key, reserve_jobs=True, suppress_errors=True, max_calls=1)``,
-most urgent priority first. With nothing to do it sleeps ``poll_s`` and exits
+most urgent priority first (one of the first ``PICK_AMONG`` at random, so that
+workers do not all race for one job). With nothing to do it sleeps ``poll_s`` and exits
 after ``max_idle_min`` minutes without work (never, by default).
 
 Run as many workers as you like, on as many hosts: the jobs tables make sure
@@ -56,6 +57,7 @@ import json
 import logging
 import os
 import platform
+import random
 import signal
 import sys
 import time
@@ -66,6 +68,7 @@ from workers.jobs import return_to_pending
 from workers.stages import DEFAULT_POLL_S, STAGES
 
 DEFAULT_ORPHAN_TIMEOUT_S = 6 * 3600.0
+PICK_AMONG = 8  # a worker takes one of the first k pending jobs at random
 
 
 class _ForcedStop(BaseException):
@@ -204,23 +207,33 @@ class Worker:
             if hasattr(table, "refresh_inputs"):  # e.g. SocialBouts registers new pose versions first
                 table().refresh_inputs()
             table.jobs.refresh(priority=self.priority)
-            tried = []
+            stuck = set()  # keys tried this pass that stayed pending (populate made nothing): skipped
             while self.stop_signal is None:
-                key = self._next_key(table, tried)
+                key = self._next_key(table, stuck)
                 if key is None:
                     break
-                tried.append(key)
-                done += self._make(table, key)
+                made = self._make(table, key)
+                done += made
+                if not made:
+                    stuck.add(tuple(sorted(key.items())))
         return done
 
-    def _next_key(self, table, tried):
+    def _next_key(self, table, stuck: set):
+        """One of the first PICK_AMONG pending jobs of the most urgent priority, at random (None: none left).
+
+        Taking the very first one would make every worker race for the same job.
+        """
         pending = table.jobs.pending & "scheduled_time <= CURRENT_TIMESTAMP(3)"
         if self.priority is not None:
             pending = pending & f"priority <= {int(self.priority)}"
-        for key in pending.keys(order_by="priority ASC, scheduled_time ASC", limit=len(tried) + 1):
-            if key not in tried:
-                return key
-        return None
+        pk = table.jobs.primary_key
+        rows = pending.proj("priority").to_dicts(order_by="priority ASC, scheduled_time ASC",
+                                                 limit=PICK_AMONG + len(stuck))
+        keys = [({k: r[k] for k in pk}, r["priority"]) for r in rows]
+        keys = [(key, p) for key, p in keys if tuple(sorted(key.items())) not in stuck][:PICK_AMONG]
+        if not keys:
+            return None
+        return random.choice([key for key, p in keys if p == keys[0][1]])
 
     def _make(self, table, key) -> int:
         started = time.time()
