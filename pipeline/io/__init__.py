@@ -199,7 +199,9 @@ def _pose_from_dataset(ds, path: Path, *, individuals=None, edges=(), source_sof
 def _read_anipose(path: Path, *, fps: float | None = None) -> PoseData:
     """Read an Anipose triangulation CSV (3D, one animal) with movement."""
     path = _check_file(path)
-    from movement.io import load_poses
+    from pipeline.io._movement import movement_load_poses
+
+    load_poses = movement_load_poses()
 
     try:
         with warnings.catch_warnings():

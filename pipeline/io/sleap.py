@@ -180,7 +180,10 @@ def _unique(names: list[str]) -> tuple[str, ...]:
 
 def _read_analysis(path: Path, fps: float | None) -> PoseData:
     import h5py
-    from movement.io import load_poses
+
+    from pipeline.io._movement import movement_load_poses
+
+    load_poses = movement_load_poses()
 
     keys, _ = _hdf5_keys(path)
     if not {"tracks", "node_names"} <= keys:

@@ -34,3 +34,19 @@ def test_schemas_import_without_scipy():
     loaded = _loaded_after("import schemas")
     assert "scipy" not in loaded and "movement" not in loaded
     assert "datajoint" in loaded  # the probe does see what is imported
+
+
+def test_reading_a_pose_file_compiles_no_grammars():
+    """movement.io imports jsonschema, whose optional rfc3987_syntax compiles Lark grammars (2.3 s) at import."""
+    from tests.conftest import SHARED_DATA
+
+    path = SHARED_DATA / "sleap_flies" / "small_robot.000_small_robot_3_frame.analysis.h5"
+    code = ("from pipeline.io import read_pose\n"
+            f"assert read_pose({str(path)!r}, fps=30).n_frames == 3\n"
+            "import json\nloaded = sorted(m for m in ('rfc3987_syntax', 'lark') if m in sys.modules)\n"
+            "import jsonschema, rfc3987_syntax  # both still importable and working afterwards\n"
+            "jsonschema.validate({'a': 1}, {'type': 'object'})\n"
+            "print(json.dumps(loaded))")
+    out = subprocess.run([sys.executable, "-c", "import sys\n" + code], cwd=ROOT, capture_output=True, text=True,
+                         check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
