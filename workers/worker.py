@@ -52,7 +52,6 @@ events.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -65,6 +64,7 @@ import time
 from schemas.registry import computed_tables, resolve_table, table_name
 from workers import heartbeat, outage
 from workers.jobs import return_to_pending
+from workers.signals import keep_our_sigterm_handler
 from workers.stages import DEFAULT_POLL_S, STAGES
 
 DEFAULT_ORPHAN_TIMEOUT_S = 6 * 3600.0
@@ -139,32 +139,6 @@ def orphan_timeout_default() -> float:
     return float(os.environ.get("ETHOJOINT_ORPHAN_TIMEOUT_S") or DEFAULT_ORPHAN_TIMEOUT_S)
 
 
-@contextlib.contextmanager
-def _keep_our_sigterm_handler():
-    """During populate, keep the worker's SIGTERM handler instead of DataJoint's (which marks the job 'error')."""
-    from datajoint import autopopulate
-
-    if getattr(autopopulate, "signal", None) is not signal:  # another DataJoint layout: rely on the fallback
-        yield
-        return
-
-    class _Signal:
-        def __getattr__(self, name):
-            return getattr(signal, name)
-
-        @staticmethod
-        def signal(signum, handler):
-            if signum == signal.SIGTERM:
-                return signal.getsignal(signum)
-            return signal.signal(signum, handler)
-
-    autopopulate.signal = _Signal()
-    try:
-        yield
-    finally:
-        autopopulate.signal = signal
-
-
 class _DatabaseLost(Exception):
     """A make failed because the connection was lost (DataJoint reported it as the job's error)."""
 
@@ -181,6 +155,13 @@ class Worker:
         self.current = None  # (table, key) being made
         self.beat = None  # the Heartbeat, once started
         self.errors = 0
+        self._instances = {}  # table -> one instance: its jobs table (and headings) are loaded once, not per job
+
+    def instance(self, table):
+        """The worker's instance of ``table`` (``table.jobs`` on the class builds a new jobs object: ~6 queries)."""
+        if table not in self._instances:
+            self._instances[table] = table()
+        return self._instances[table]
 
     def emit(self, event: str, **fields):
         self.log.info(json.dumps({"event": event, "stage": self.stage, **fields, "device": self.device,
@@ -223,10 +204,11 @@ class Worker:
 
         Taking the very first one would make every worker race for the same job.
         """
-        pending = table.jobs.pending & "scheduled_time <= CURRENT_TIMESTAMP(3)"
+        jobs = self.instance(table).jobs
+        pending = jobs.pending & "scheduled_time <= CURRENT_TIMESTAMP(3)"
         if self.priority is not None:
             pending = pending & f"priority <= {int(self.priority)}"
-        pk = table.jobs.primary_key
+        pk = jobs.primary_key
         rows = pending.proj("priority").to_dicts(order_by="priority ASC, scheduled_time ASC",
                                                  limit=PICK_AMONG + len(stuck))
         keys = [({k: r[k] for k in pk}, r["priority"]) for r in rows]
@@ -240,10 +222,10 @@ class Worker:
         self._doing(table, key)
         self.emit("job_start", table=table_name(table), key=key)
         try:
-            with _keep_our_sigterm_handler():
-                result = table.populate(key, reserve_jobs=True, suppress_errors=True, max_calls=1, processes=1,
-                                        refresh=False, priority=self.priority, display_progress=False,
-                                        return_exception_objects=True)
+            with keep_our_sigterm_handler():
+                result = self.instance(table).populate(
+                    key, reserve_jobs=True, suppress_errors=True, max_calls=1, processes=1, refresh=False,
+                    priority=self.priority, display_progress=False, return_exception_objects=True)
             if result["error_list"] and outage.is_connection_error(result["error_list"][0][1]):
                 raise _DatabaseLost(str(result["error_list"][0][1])) from result["error_list"][0][1]
             self._doing(None, None)

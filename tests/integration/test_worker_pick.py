@@ -63,3 +63,18 @@ def test_a_pass_makes_every_job_once(queue):
     assert worker.loop() == 0
     assert sorted(queue.to_arrays("job_id")) == list(range(20))
     assert len(queue.jobs.pending) == 0 and len(queue.jobs.reserved) == 0 and len(queue.jobs.errors) == 0
+
+
+def test_choosing_a_job_is_one_query(queue):
+    """The worker keeps one instance per table: ``table.jobs`` on the class would rebuild the jobs table
+    object (existence check and heading: several queries) for every job."""
+    worker = _worker(queue)
+    worker._next_key(queue, set())  # the first call loads the jobs table's heading
+    connection, sent = queue.connection, []
+    query = connection.query
+    connection.query = lambda sql, *args, **kwargs: (sent.append(sql), query(sql, *args, **kwargs))[1]
+    try:
+        assert worker._next_key(queue, set()) is not None
+    finally:
+        del connection.query  # the class's method again
+    assert len(sent) == 1, sent
