@@ -30,6 +30,7 @@ embedded server, in a temporary folder.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import shutil
 import subprocess
@@ -105,6 +106,7 @@ def run_backend(args, backend: str) -> int:
     os.environ.clear()
     os.environ.update(env)
     os.chdir(work)  # the commands find no configuration file of the repository's
+    atexit.register(shutil.rmtree, work, True)  # registered first, so it runs after the embedded server's exit hooks
     import schemas
 
     if backend == "postgresql":  # pgserver runs as another user when we are root: let it into the folder
@@ -120,7 +122,6 @@ def run_backend(args, backend: str) -> int:
             from schemas.database import stop_embedded
 
             stop_embedded()
-        shutil.rmtree(work, ignore_errors=True)
     header = (f"({args.size}: {args.sessions} sessions x {args.minutes:g} min, {args.jobs} jobs; "
               f"prefix {prefix} dropped; {time.time() - started:.0f} s)")
     print(table(backend, rows, header), flush=True)
