@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
+import io
 import subprocess
 import sys
 import time
@@ -145,7 +147,8 @@ class Steps:
             files = scale_data.pose_files(extra, minutes=self.args.group_minutes, seed=7)
             manifest = scale_data.manifest(files, tag="grp", folder=self.work)
             started = time.perf_counter()
-            ingest(manifest)
+            with contextlib.redirect_stdout(io.StringIO()):  # one 'read ...' line per file
+                ingest(manifest)
             behavior.SocialBouts.populate()
             notes.append(f"{extra} sessions of {self.args.group_minutes:g} min added for it "
                          f"(ingest + scoring {time.perf_counter() - started:.0f} s)")
