@@ -51,27 +51,28 @@ def table(backend: str, rows: list[Row], header: str = "") -> str:
     return "\n".join(lines)
 
 
+_BUILTIN_AREAS = (  # (words in a built-in's name, area), first match wins
+    (("psycopg2", "pymysql"), "database queries (driver waits)"),
+    (("time.sleep",), "sleeps (lock polling)"),
+    (_SOCKET, "socket waits (database round trips)"),
+    (("posix", "_io.", "open"), "file system"),
+    (("marshal", "_imp", "builtins.compile"), "imports"),
+)
+
+
 def _area(file: str, func: str) -> str:
     """Where a profiled function's own time goes, in words."""
     if file == "~":
-        if any(s in func for s in _SOCKET):
-            return "socket waits (database round trips)"
-        if "posix" in func or "_io." in func or "open" in func:
-            return "file system"
-        if "marshal" in func or "_imp" in func:
-            return "imports"
-        return "builtins"
+        return next((area for words, area in _BUILTIN_AREAS if any(w in func for w in words)), "builtins")
     if "importlib" in file or "<frozen" in file:
         return "imports"
     if "site-packages/" in file:
         return file.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
     parts = Path(file).parts
-    for ours in _OURS:
-        if ours in parts:
-            return f"ethojoint {ours}"
-    if "bench" in parts:
-        return "the bench"
-    return f"stdlib {Path(file).stem}"
+    ours = next((o for o in _OURS if o in parts), None)
+    if ours:
+        return f"ethojoint {ours}"
+    return "the bench" if "bench" in parts else f"stdlib {Path(file).stem}"
 
 
 def bound_line(profile: str | Path, *, top: int = 4) -> str:
