@@ -78,3 +78,14 @@ def test_choosing_a_job_is_one_query(queue):
     finally:
         del connection.query  # the class's method again
     assert len(sent) == 1, sent
+
+
+def test_making_a_job_starts_no_process(queue, monkeypatch):
+    """DataJoint's job version 'git' ran `git rev-parse` three times per job; provenance records the commit."""
+    import subprocess
+
+    started, run = [], subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: (started.append(a[0] if a else k["args"]), run(*a, **k))[1])
+    worker = _worker(queue)
+    assert worker._make(queue, worker._next_key(queue, set())) == 1
+    assert started == []
