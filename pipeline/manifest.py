@@ -27,6 +27,7 @@ from .manifest_checks import (
     frame_tolerance,
     read_options,
 )
+from .manifest_known import unchanged
 from .manifest_load import read_manifest, utf8_path
 from .manifest_values import datetime, entries, mapping, positive, safe_id, subject_row, text
 from .paths import to_relative
@@ -64,7 +65,8 @@ class Plan:
 
 def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "manifest",
                   known_subjects: dict | None = None, known_skeletons: dict | None = None,
-                  known_models: dict | None = None, known_ethograms: dict | None = None) -> Plan:
+                  known_models: dict | None = None, known_poses: dict | None = None,
+                  known_ethograms: dict | None = None) -> Plan:
     """Validate a manifest completely and return the rows to insert.
 
     Parameters
@@ -83,6 +85,9 @@ def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "m
         Registered pose models by name (with their ``skeleton``): a pose
         entry ``{model: name, frames: [start, stop], max_tracks: n}`` runs
         one on the recording's video instead of loading a file.
+    known_poses : dict
+        (session, camera, pose_source) -> :func:`~pipeline.manifest_known.known_pose` of the pose rows in
+        the database: a pose file unchanged since it was read is not read again.
 
     Notes
     -----
@@ -108,7 +113,7 @@ def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "m
         lengths = {}
         for rw, r in entries(s, "recordings", where, "camera: top, video: ..., pose: [...]"):
             camera, frames = _plan_recording(plan, r, rw, sid, in_session, base, roots, skeletons,
-                                             known_models or {}, tolerance)
+                                             known_models or {}, tolerance, known_poses or {})
             lengths[camera] = frames
         check_cameras(plan, lengths, where, tolerance)
     return plan
@@ -187,7 +192,7 @@ def _plan_animals(plan, s, where, sid, subjects) -> set:
     return set(in_session)
 
 
-def _plan_recording(plan, r, where, sid, in_session, base, roots, skeletons, models, tolerance):
+def _plan_recording(plan, r, where, sid, in_session, base, roots, skeletons, models, tolerance, known_poses):
     """One camera's recording and its pose entries; returns (camera, frames: the video's, else the pose files')."""
     if not r.get("camera"):
         raise InputError(where, "camera name missing")
@@ -201,7 +206,7 @@ def _plan_recording(plan, r, where, sid, in_session, base, roots, skeletons, mod
         if p.get("model"):
             _plan_inference(plan, p, pw, row, in_session, models)
             continue
-        pose = _plan_pose(plan, p, pw, row, in_session, base, roots, skeletons, fps)
+        pose = _plan_pose(plan, p, pw, row, in_session, base, roots, skeletons, fps, known_poses)
         check_frame_count(plan, pose, video_frames, tolerance, pw, row["video_path"])
         if video_frames is None:
             frames = max(frames or 0, pose.frame_offset + pose.n_frames)
@@ -280,7 +285,7 @@ def _tracks(p, where) -> dict:
     return {text(t, f"{where}.tracks", "track name", "track"): str(s) for t, s in tracks.items()}
 
 
-def _plan_pose(plan, p, where, rec, in_session, base, roots, skeletons, fps):
+def _plan_pose(plan, p, where, rec, in_session, base, roots, skeletons, fps, known_poses):
     if not p.get("file"):
         raise InputError(where, "pose file missing")
     path = _path(p["file"], base)
@@ -289,8 +294,14 @@ def _plan_pose(plan, p, where, rec, in_session, base, roots, skeletons, fps):
     fmt = str(p.get("format") or "")
     if fmt and fmt not in FORMATS:
         raise InputError(f"{where}.format", f"format {fmt!r} is not one of {FORMATS}")
-    pose = read_pose(path, fmt=fmt or None, fps=fps, **options)
-    plan.readings.append(f"{relative}: {describe_reading(pose)}")
+    source = safe_id(p.get("source") or "pose", where, "pose source", "pose_source")
+    pose = unchanged(known_poses.get((rec["session"], rec["camera"], source)), path, relative, options)
+    if pose is None:
+        pose = read_pose(path, fmt=fmt or None, fps=fps, **options)
+        plan.readings.append(f"{relative}: {describe_reading(pose)}")
+    else:
+        plan.readings.append(f"{relative}: unchanged since it was read (size and time as recorded): "
+                             f"{describe_reading(pose)}")
     name = text(p.get("skeleton") or "", f"{where}.skeleton", "skeleton name", "skeleton")
     if name in skeletons:
         keypoints = skeletons[name]["keypoints"]
@@ -313,7 +324,6 @@ def _plan_pose(plan, p, where, rec, in_session, base, roots, skeletons, fps):
             raise InputError(where, f"track {track!r} is mapped to subject {subj!r}, who is not in session "
                                     f"{rec['session']!r} (animals: {sorted(in_session)})")
     check_one_track_per_subject(tracks, where, path)
-    source = safe_id(p.get("source") or "pose", where, "pose source", "pose_source")
     key = {"session": rec["session"], "camera": rec["camera"], "pose_source": source}
     plan.tasks.append(dict(key, skeleton=name, task_mode="load", pose_path=relative, pose_format=fmt,
                            read_options=options))

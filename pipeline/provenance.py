@@ -98,13 +98,16 @@ def now() -> _dt.datetime:
     return _dt.datetime.now().astimezone()
 
 
-def record(*, inputs: dict[str, str] | None = None, params: dict | None = None, started=None, **extra) -> dict:
+def record(*, inputs: dict[str, str | dict] | None = None, params: dict | None = None, started=None,
+           **extra) -> dict:
     """The provenance of one computed row.
 
     Parameters
     ----------
     inputs : dict of str to str
-        Input file path (relative to its data root) → sha256.
+        Input file path (relative to its data root) → sha256, or → ``{"sha256", "size", "mtime_ns"}``
+        (the file's size and modification time when it was read: ingest then recognises an unchanged
+        file without reading it).
     params : dict
         The parameters used; stored with their hash.
     started : datetime, optional
@@ -114,7 +117,8 @@ def record(*, inputs: dict[str, str] | None = None, params: dict | None = None, 
     """
     finished = now()
     return {
-        "inputs": [{"path": p, "sha256": c} for p, c in sorted((inputs or {}).items())],
+        "inputs": [{"path": p, **(c if isinstance(c, dict) else {"sha256": c})}
+                   for p, c in sorted((inputs or {}).items())],
         "params": params or {},
         "params_hash": params_hash(params or {}),
         "code": code_version(),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 # how an animal's value is made from its rows toward each partner
 ANIMAL_AGGREGATION = {"bout_count": "sum", "total_duration_s": "sum", "latency_s": "min"}
@@ -73,6 +72,8 @@ def group_tests(df: pd.DataFrame, *, group_by: list[str], value: str, by: str = 
     combinations of ``group_by``). With exactly two two-level factors, also a
     two-way ANOVA (main effects and interaction) with statsmodels.
     """
+    from scipy import stats  # lazily: scipy is slow to import (CLI start-up)
+
     rows = []
     for behavior, d in df.groupby(by, observed=True):
         labels = d[group_by].astype(str).agg(" ".join, axis=1)

@@ -117,7 +117,10 @@ def configure(settings: Settings | None = None) -> Settings:
         Path(dj.config.stores[STORE]["location"]).mkdir(parents=True, exist_ok=True)
     dj.config.stores.setdefault("default", STORE)
     dj.config["jobs.add_job_metadata"] = True
-    dj.config["jobs.version_method"] = "git"
+    # not "git": DataJoint would run `git rev-parse` in the current folder three times per job (forks of a
+    # large process: half of a short job's overhead), and record whatever repository that folder is in;
+    # every computed row's provenance records the EthoJoint checkout's commit (pipeline.provenance)
+    dj.config["jobs.version_method"] = "none"
     # deleting asks first on a shared server (ETHOJOINT_SAFEMODE=0 turns it off, =1 on for the embedded one)
     dj.config["safemode"] = os.environ.get("ETHOJOINT_SAFEMODE", "0" if settings.embedded else "1") == "1"
     dj.config["loglevel"] = os.environ.get("DJ_LOG_LEVEL", "WARNING")

@@ -9,6 +9,8 @@ import datajoint as dj
 
 from pipeline.errors import InputError
 from pipeline.manifest import plan_manifest, read_manifest
+from pipeline.manifest_known import known_pose
+from pipeline.manifest_values import SAFE_ID
 
 from . import annotation, calibration, models, pose, recording, session, subject
 from .config import current, data_roots
@@ -68,9 +70,22 @@ def plan_input(data: dict, manifest: Path):
         known_ethograms.setdefault(r["ethogram"], {})[r["behavior"]] = bool(r["directed"])
     plan = plan_manifest(data, base=manifest.parent.absolute(), roots=data_roots(), source=str(manifest),
                          known_subjects=known_subjects, known_skeletons=known_skeletons, known_models=known_models,
-                         known_ethograms=known_ethograms)
+                         known_poses=known_poses(data), known_ethograms=known_ethograms)
     plan.roles = [dict(r, spec=pose.encode_spec(r["spec"])) for r in plan.roles]
     return plan
+
+
+def known_poses(data: dict) -> dict:
+    """(session, camera, pose_source) -> the pose rows (loaded from files) of the manifest's sessions."""
+    given = data.get("sessions") if isinstance(data.get("sessions"), list) else []
+    ids = {str(s.get("session")) for s in given if isinstance(s, dict)}
+    sessions = [{"session": i} for i in sorted(ids) if SAFE_ID.fullmatch(i) and ".." not in i]  # others: refused later
+    if not sessions:
+        return {}
+    tasks = pose.PoseEstimationTask.proj("pose_path", "read_options", "task_mode") & "task_mode = 'load'"
+    rows = (pose.PoseEstimation.proj("n_frames", "frame_offset", "individuals", "keypoints", "provenance")
+            * tasks & sessions).to_dicts()
+    return {(r["session"], r["camera"], r["pose_source"]): known_pose(r) for r in rows}
 
 
 def _insert(plan, manifest: Path, *, populate: bool, progress: bool) -> dict:

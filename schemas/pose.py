@@ -12,7 +12,7 @@ import numpy as np
 from pipeline import provenance
 from pipeline.errors import InputError
 from pipeline.io import read_pose
-from pipeline.io.checksum import file_checksum
+from pipeline.io.checksum import file_checksum, file_stat
 from pipeline.paths import resolve
 from pipeline.pose import conform_to_skeleton
 
@@ -307,9 +307,10 @@ def _obtain(key, job: PoseJob):
     if load["task_mode"] == "trigger":
         return trigger().run(key, job.inference)
     path = resolve(load["pose_path"], data_roots())
+    stat = file_stat(path)  # before reading: a file changed while it is read does not look unchanged later
     pose = read_pose(path, fmt=load["pose_format"] or None, fps=job.fps, **load["options"])
     params = {"mode": load["task_mode"], "format": load["pose_format"], "read_options": load["options"]}
-    return pose, {load["pose_path"]: file_checksum(path)}, params, path
+    return pose, {load["pose_path"]: dict(sha256=file_checksum(path), **stat)}, params, path
 
 
 def check_frame_count(pose, video_frames, *, source) -> None:

@@ -22,10 +22,13 @@ def table_names(module) -> list[str]:
 
 
 def parts(table) -> list:
-    """The part tables of a master table."""
-    return [getattr(table, p) for p in dir(table)
-            if isinstance(getattr(table, p, None), type) and issubclass(getattr(table, p), dj.Part)
-            and p[0].isupper()]
+    """The part tables of a master table, by name.
+
+    Read from the class body: ``getattr`` on a table class evaluates DataJoint's class-level
+    properties (``heading``, ``jobs``: queries, even a jobs table declared) for every name.
+    """
+    return [v for p, v in sorted(vars(table).items())
+            if isinstance(v, type) and issubclass(v, dj.Part) and p[0].isupper()]
 
 
 def computed_tables() -> list:

@@ -186,7 +186,7 @@ def cmd_qc(args) -> int:
 
 
 def _stage(text: str) -> str:
-    from workers.worker import STAGES
+    from workers.stages import STAGES
 
     if not text or any(s.strip() not in STAGES for s in text.split(",")):
         raise argparse.ArgumentTypeError(f"unknown stage {text!r}; known: {', '.join(STAGES)}")
@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     qc.add_argument("--out", default="qc", help="folder for CSVs and PNG plots")
     qc.set_defaults(func=cmd_qc)
 
-    from workers.worker import DEFAULT_POLL_S, STAGES
+    from workers.stages import DEFAULT_POLL_S, STAGES
 
     wrk = sub.add_parser("worker", help="long-running populate worker of one stage (jobs-table coordinated)")
     wrk.add_argument("--stage", required=True, type=_stage, help=f"one of {', '.join(STAGES)}, or several: train,eval")

@@ -4,9 +4,11 @@ A worker serves one *stage* (a list of auto-populated tables, in order). Each
 pass it refreshes the jobs table of every table of its stage (new keys become
 ``pending``; reservations older than the orphan timeout go back to
 ``pending``), then makes pending jobs one at a time, most urgent priority
-first: it reserves the key (``jobs.reserve``), logs ``job_start``, runs
-``table.populate(key, reserve_jobs=False, suppress_errors=True)`` and marks
-the job complete or failed. With nothing to do it sleeps ``poll_s`` and exits
+first (one of the first ``PICK_AMONG`` at random, so that workers do not all
+race for one job): it reserves the key (``jobs.reserve``), logs
+``job_start``, runs ``table.populate(key, reserve_jobs=False,
+suppress_errors=True)`` and marks the job complete or failed. With nothing
+to do it sleeps ``poll_s`` and exits
 after ``max_idle_min`` minutes without work (never, by default).
 
 Run as many workers as you like, on as many hosts: the jobs tables make sure
@@ -56,6 +58,7 @@ import json
 import logging
 import os
 import platform
+import random
 import signal
 import sys
 import time
@@ -64,24 +67,10 @@ import traceback
 from schemas.registry import computed_tables, resolve_table, table_name
 from workers import heartbeat, outage
 from workers.jobs import return_to_pending
+from workers.stages import DEFAULT_POLL_S, STAGES
 
 DEFAULT_ORPHAN_TIMEOUT_S = 6 * 3600.0
-DEFAULT_POLL_S = 10.0
-
-STAGES: dict[str, list[str]] = {
-    "pose": ["pose.PoseEstimation"],
-    "train": ["models.ModelTraining"],
-    "eval": ["models.ModelEvaluation"],
-    "quality": ["quality.FilteredPose", "quality.IdentityCheck", "quality.IdentityCorrection"],
-    "behavior": ["behavior.SocialBouts", "agreement.Agreement"],
-    "calibration": ["calibration.CameraCalibration", "triangulation.Triangulation"],
-    # everything a CPU machine should take: no model inference or training
-    "analysis": ["recording.RecordingInfo", "quality.FilteredPose", "quality.IdentityCheck",
-                 "quality.IdentityCorrection", "calibration.CameraCalibration", "triangulation.Triangulation",
-                 "behavior.SocialBouts", "agreement.Agreement", "labeling.FrameExtraction",
-                 "labeling.LabeledVideo"],
-    "all": [],  # every computed table, in schemas.MODULES order (see stage_tables)
-}
+PICK_AMONG = 8  # a worker takes one of the first k pending jobs at random
 
 
 class _ForcedStop(BaseException):
@@ -168,6 +157,13 @@ class Worker:
         self.current = None  # (table, key) being made
         self.beat = None  # the Heartbeat, once started
         self.errors = 0
+        self._instances = {}  # table -> one instance: its jobs table (and headings) are loaded once, not per job
+
+    def instance(self, table):
+        """The worker's instance of ``table`` (``table.jobs`` on the class builds a new jobs object: ~6 queries)."""
+        if table not in self._instances:
+            self._instances[table] = table()
+        return self._instances[table]
 
     def emit(self, event: str, **fields):
         self.log.info(json.dumps({"event": event, "stage": self.stage, **fields, "device": self.device,
@@ -194,33 +190,45 @@ class Worker:
             if hasattr(table, "refresh_inputs"):  # e.g. SocialBouts registers new pose versions first
                 table().refresh_inputs()
             table.jobs.refresh(priority=self.priority)
-            tried = []
+            stuck = set()  # keys tried this pass that stayed pending (populate made nothing): skipped
             while self.stop_signal is None:
-                key = self._next_key(table, tried)
+                key = self._next_key(table, stuck)
                 if key is None:
                     break
-                tried.append(key)
-                done += self._make(table, key)
+                made = self._make(table, key)
+                done += made
+                if not made:
+                    stuck.add(tuple(sorted(key.items())))
         return done
 
-    def _next_key(self, table, tried):
-        pending = table.jobs.pending & "scheduled_time <= CURRENT_TIMESTAMP(3)"
+    def _next_key(self, table, stuck: set):
+        """One of the first PICK_AMONG pending jobs of the most urgent priority, at random (None: none left).
+
+        Taking the very first one would make every worker race for the same job.
+        """
+        jobs = self.instance(table).jobs
+        pending = jobs.pending & "scheduled_time <= CURRENT_TIMESTAMP(3)"
         if self.priority is not None:
             pending = pending & f"priority <= {int(self.priority)}"
-        for key in pending.keys(order_by="priority ASC, scheduled_time ASC", limit=len(tried) + 1):
-            if key not in tried:
-                return key
-        return None
+        pk = jobs.primary_key
+        rows = pending.proj("priority").to_dicts(order_by="priority ASC, scheduled_time ASC",
+                                                 limit=PICK_AMONG + len(stuck))
+        keys = [({k: r[k] for k in pk}, r["priority"]) for r in rows]
+        keys = [(key, p) for key, p in keys if tuple(sorted(key.items())) not in stuck][:PICK_AMONG]
+        if not keys:
+            return None
+        return random.choice([key for key, p in keys if p == keys[0][1]])
 
     def _make(self, table, key) -> int:
         """Reserve ``key``, make it (no DataJoint reservation: ours is already held), record the outcome."""
-        if not table.jobs.reserve(key):
+        jobs = self.instance(table).jobs
+        if not jobs.reserve(key):
             return 0  # another worker reserved it first
         started = time.time()
         self._doing(table, key)
         self.emit("job_start", table=table_name(table), key=key)  # reserved: the job is this worker's now
-        result = table.populate(key, reserve_jobs=False, suppress_errors=True, max_calls=1, processes=1,
-                                display_progress=False, return_exception_objects=True)
+        result = self.instance(table).populate(key, reserve_jobs=False, suppress_errors=True, max_calls=1,
+                                               processes=1, display_progress=False, return_exception_objects=True)
         error = result["error_list"][0][1] if result["error_list"] else None
         if error is not None and outage.is_connection_error(error):
             raise _DatabaseLost(str(error)) from error
@@ -228,12 +236,12 @@ class Worker:
         duration = round(time.time() - started, 3)
         if error is not None:
             self.errors += 1
-            table.jobs.error(key, error_message=f"{type(error).__name__}: {error}",
+            jobs.error(key, error_message=f"{type(error).__name__}: {error}",
                              error_stack="".join(traceback.format_exception(error)))
             self.emit("job", table=table_name(table), key=key, status="error", duration_s=duration,
                       error=str(error)[:2000])
             return 1
-        table.jobs.complete(key, duration=duration)
+        jobs.complete(key, duration=duration)
         if result["success_count"]:
             self.emit("job", table=table_name(table), key=key, status="success", duration_s=duration,
                       **throughput(table, key))

@@ -174,22 +174,32 @@ def _hdf5_keys(path: Path) -> tuple[set[str], set[str]]:
 
 def _pose_from_dataset(ds, path: Path, *, individuals=None, edges=(), source_software=None) -> PoseData:
     """movement Dataset -> PoseData, transposed by dimension name; a partly NaN point becomes all NaN."""
-    pos = ds["position"].transpose("time", "individuals", "keypoints", "space").to_numpy().astype(np.float64)
-    conf = ds["confidence"].transpose("time", "individuals", "keypoints").to_numpy().astype(np.float64)
+    return pose_from_arrays(
+        ds["position"].transpose("time", "individuals", "keypoints", "space").to_numpy(),
+        ds["confidence"].transpose("time", "individuals", "keypoints").to_numpy(), path,
+        individuals=individuals or [str(i) for i in ds["individuals"].values],
+        keypoints=[str(k) for k in ds["keypoints"].values], fps=ds.attrs.get("fps"), edges=edges,
+        source_software=source_software or str(ds.attrs.get("source_software", "")))
+
+
+def pose_from_arrays(positions, confidence, path: Path, *, individuals, keypoints, fps, edges=(),
+                     source_software="") -> PoseData:
+    """(time, individuals, keypoints[, space]) arrays -> PoseData (float64); a partly NaN point becomes all NaN."""
+    pos = np.asarray(positions).astype(np.float64)
+    conf = np.asarray(confidence).astype(np.float64)
     pos[np.isnan(pos).any(axis=-1)] = np.nan  # a point is missing as a whole
     if pos.shape[0] == 0:
         raise InputError(path, "file has zero frames")
     if pos.shape[1] == 0 or pos.shape[2] == 0:
         raise InputError(path, f"file has no individuals or no keypoints (shape {pos.shape})")
-    fps = ds.attrs.get("fps")
     try:
         return PoseData(
             positions=pos,
             confidence=conf,
-            individuals=tuple(individuals or (str(i) for i in ds["individuals"].values)),
-            keypoints=tuple(str(k) for k in ds["keypoints"].values),
+            individuals=tuple(str(i) for i in individuals),
+            keypoints=tuple(str(k) for k in keypoints),
             fps=None if fps is None or not np.isfinite(fps) else float(fps),
-            source_software=source_software or str(ds.attrs.get("source_software", "")),
+            source_software=source_software,
             edges=tuple(edges),
         )
     except ValueError as e:  # e.g. duplicate names
@@ -199,7 +209,9 @@ def _pose_from_dataset(ds, path: Path, *, individuals=None, edges=(), source_sof
 def _read_anipose(path: Path, *, fps: float | None = None) -> PoseData:
     """Read an Anipose triangulation CSV (3D, one animal) with movement."""
     path = _check_file(path)
-    from movement.io import load_poses
+    from pipeline.io._movement import movement_load_poses
+
+    load_poses = movement_load_poses()
 
     try:
         with warnings.catch_warnings():

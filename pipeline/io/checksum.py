@@ -48,3 +48,20 @@ def file_checksum(path: str | Path) -> str:
     except OSError as e:
         raise InputError(path, f"cannot read file: {e}") from e
     return digest.hexdigest()
+
+
+def file_stat(path: str | Path) -> dict:
+    """``{"size": bytes, "mtime_ns": modification time}`` of a file: what ingest compares to skip re-reading it.
+
+    Raises
+    ------
+    InputError
+        If the file does not exist or cannot be read.
+    """
+    try:
+        st = Path(path).stat()
+    except FileNotFoundError as e:
+        raise InputError(path, "file not found") from e
+    except OSError as e:
+        raise InputError(path, f"cannot read file: {e}") from e
+    return {"size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns)}

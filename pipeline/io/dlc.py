@@ -82,7 +82,9 @@ def read_dlc(path: str | Path, *, fps: float | None = None) -> PoseData:
         raise InputError(path, "file has zero frames")
     df = _tidy_columns(df, path)
 
-    from movement.io import load_poses
+    from pipeline.io._movement import movement_load_poses
+
+    load_poses = movement_load_poses()
 
     try:
         with warnings.catch_warnings():

@@ -60,7 +60,10 @@ def read_nwb(path: str | Path, *, fps: float | None = None) -> PoseData:
     import ndx_pose  # noqa: F401  (registers the extension with pynwb)
     import pynwb
     import xarray as xr
-    from movement.io import load_poses
+
+    from pipeline.io._movement import movement_load_poses
+
+    load_poses = movement_load_poses()
 
     try:
         with warnings.catch_warnings():

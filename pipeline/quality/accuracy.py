@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from ..pose import PoseData
 from .identity import centroids
@@ -50,6 +49,8 @@ def identity_accuracy(predicted: PoseData, truth: PoseData, *, return_details: b
     nearest = d.argmin(-1)                                           # (time, pred)
     both = np.isfinite(d.min(-1))                                    # pred present, some truth present
     agree = np.stack([(both & (nearest == q)).sum(0) for q in range(truth.n_individuals)], axis=1)
+    from scipy.optimize import linear_sum_assignment  # lazily: scipy is slow to import
+
     rows, cols = linear_sum_assignment(-agree)
     p_ok = ~np.isnan(cp).any(-1)
     t_ok = ~np.isnan(ct).any(-1)

@@ -18,7 +18,6 @@ import inspect
 import math
 
 import numpy as np
-from scipy import ndimage, signal
 
 from ..pose import PoseData
 from ._series import fill_all as _fill_all
@@ -228,6 +227,8 @@ def savgol(pose: PoseData, *, window: int, order: int) -> tuple[PoseData, dict]:
     if x.shape[0] < window:
         raise ValueError(f"savgol window {window} is longer than the recording ({x.shape[0]} frames)")
     x = np.nan_to_num(x)  # all-missing series only; they stay missing
+    from scipy import signal  # here: importing scipy costs start-up of everything that imports pipeline
+
     return _smooth(pose, signal.savgol_filter(x, int(window), int(order), axis=0, mode="interp"))
 
 
@@ -236,6 +237,8 @@ def gaussian(pose: PoseData, *, sigma_frames: float) -> tuple[PoseData, dict]:
 
     Missing points stay missing.
     """
+    from scipy import ndimage  # lazily, as in savgol
+
     x = _flat(pose)
     ok = ~np.isnan(x)
     num = ndimage.gaussian_filter1d(np.where(ok, x, 0.0), sigma_frames, axis=0, mode="nearest")

@@ -11,7 +11,6 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
 from ..pose import PoseData
 from .gate import _last_known, body_size, centroids, reject_implausible
@@ -284,7 +283,7 @@ def _continued_assignment(cost: np.ndarray, keep: np.ndarray) -> np.ndarray:
     new = np.flatnonzero(keep < 0)
     if len(new) and not taken.all():
         free = np.flatnonzero(~taken)
-        r, j = linear_sum_assignment(cost[np.ix_(new, free)])
+        r, j = _assignment(cost[np.ix_(new, free)])
         keep[new[r]] = free[j]
     return keep
 
@@ -295,7 +294,7 @@ def _exchange_assignment(cost: np.ndarray, keep: np.ndarray, *, min_gain: float,
     ok = keep >= 0
     if not (len(keep) > 1 or not ok.all()):
         return None
-    r, j = linear_sum_assignment(cost)
+    r, j = _assignment(cost)
     kept_cost = cost[ok, keep[ok]].sum()
     best_cost = cost[r, j].sum()
     if (len(r) == ok.sum() and (keep[r] != j).any() and kept_cost - best_cost >= min_gain
@@ -314,7 +313,7 @@ def _name_identities(src: np.ndarray, individuals) -> tuple[np.ndarray, np.ndarr
     """
     m = src.shape[1]
     counts = np.stack([(src == i).sum(0) for i in range(len(individuals))], axis=1)  # (identity, track)
-    rows, cols = linear_sum_assignment(-counts)
+    rows, cols = _assignment(-counts)
     names = [f"identity{j}" for j in range(m)]
     named = np.full(m, -1)
     for j, i in zip(rows, cols):
@@ -325,3 +324,10 @@ def _name_identities(src: np.ndarray, individuals) -> tuple[np.ndarray, np.ndarr
             names[j] += "_"
     order = np.argsort(np.where(named >= 0, named, len(individuals) + np.arange(m)), kind="stable")
     return src[:, order], named[order], [names[j] for j in order]  # input's order first
+
+
+def _assignment(cost: np.ndarray):
+    """``scipy.optimize.linear_sum_assignment``, imported when first needed (scipy is slow to import)."""
+    from scipy.optimize import linear_sum_assignment
+
+    return linear_sum_assignment(cost)

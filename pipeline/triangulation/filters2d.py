@@ -12,7 +12,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.special import ndtr
 
 from pipeline.errors import InputError
 
@@ -112,6 +111,8 @@ def median_filter(points2d, *, size: int, max_offset_px: float) -> np.ndarray:
 
 def _log_jump(d: np.ndarray, sigma: float) -> np.ndarray:
     """Anipose's transition log-probability of a jump of ``d`` px (clipped at -100)."""
+    from scipy.special import ndtr  # lazily: scipy is slow to import
+
     p = ndtr((2.0 - d) / sigma) - ndtr((-2.0 - d) / sigma)
     with np.errstate(divide="ignore"):
         return np.maximum(np.log(p), -100.0)

@@ -1,0 +1,18 @@
+"""The worker stages: names of the tables each serves (no imports, so ``ethojoint --help`` starts fast)."""
+
+DEFAULT_POLL_S = 10.0
+
+STAGES: dict[str, list[str]] = {
+    "pose": ["pose.PoseEstimation"],
+    "train": ["models.ModelTraining"],
+    "eval": ["models.ModelEvaluation"],
+    "quality": ["quality.FilteredPose", "quality.IdentityCheck", "quality.IdentityCorrection"],
+    "behavior": ["behavior.SocialBouts", "agreement.Agreement"],
+    "calibration": ["calibration.CameraCalibration", "triangulation.Triangulation"],
+    # everything a CPU machine should take: no model inference or training
+    "analysis": ["recording.RecordingInfo", "quality.FilteredPose", "quality.IdentityCheck",
+                 "quality.IdentityCorrection", "calibration.CameraCalibration", "triangulation.Triangulation",
+                 "behavior.SocialBouts", "agreement.Agreement", "labeling.FrameExtraction",
+                 "labeling.LabeledVideo"],
+    "all": [],  # every computed table, in schemas.MODULES order (see workers.worker.stage_tables)
+}
