@@ -17,14 +17,16 @@ Each base feature (the missing fraction: its mean only) is then summarised over
 centred windows of ``windows_s`` seconds by ``statistics`` (mean, std, min,
 max) over the frames of the window that have a value; a window with fewer than
 ``min_valid`` of its frames present is NaN. The body centre is the midpoint of
-the neck and the tail base. A frame where a needed point is missing is NaN,
-derivatives included (no zero fill, no interpolation).
+the neck and the tail base. A frame where a needed point is missing is NaN (no
+zero fill, no interpolation); a speed (central difference) is also NaN next to
+a missing frame, an acceleration up to two frames away.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -112,10 +114,10 @@ def window_frames(window_s: float, fps: float) -> int:
 
     Examples
     --------
-    >>> window_frames(0.2, 30), window_frames(1.0, 30), window_frames(0.01, 30)
-    (7, 31, 3)
+    >>> window_frames(0.2, 30), window_frames(1.0, 30), window_frames(1.5, 30), window_frames(0.01, 30)
+    (7, 31, 45, 3)
     """
-    return max(3, 2 * int(math.floor(window_s * fps / 2.0 + 0.5)) + 1)
+    return max(3, 2 * int(math.floor((window_s * fps - 1.0) / 2.0 + 0.5)) + 1)
 
 
 def rolling(x: np.ndarray, width: int, *, statistics=STATISTICS, min_valid: float = 0.5) -> dict:
@@ -153,7 +155,9 @@ class _Windows:
     def __init__(self, x: np.ndarray):
         self.x = np.ascontiguousarray(x, dtype=np.float64)
         self.valid = np.isfinite(self.x)
-        with np.errstate(invalid="ignore"):  # centred on each column's mean, for exact sums of squares
+        # sums are centred on each column's mean, for exact sums of squares
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column
             shift = np.nanmean(np.where(self.valid, self.x, np.nan), axis=1, keepdims=True)
         self.shift = np.nan_to_num(shift)
         d = np.where(self.valid, self.x - self.shift, 0.0)
