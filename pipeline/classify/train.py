@@ -38,15 +38,24 @@ class ClassifierParams:
     algorithm : {"hist_gradient_boosting", "random_forest"}
     hyperparameters : mapping
         Passed to the scikit-learn estimator over :data:`DEFAULTS`.
-    class_weight : {"balanced", None}
-        ``"balanced"`` weights each class by the inverse of its frequency.
+    class_weight : {None, "balanced"}
+        ``"balanced"`` weights each class by the inverse of its frequency. Not
+        the default: the threshold chosen on validation data already corrects
+        for a rare class, and with sample weights scikit-learn 1.9's
+        HistGradientBoosting finds its bins by weighted percentiles, which
+        made a fit 5-50x slower here.
     threshold : float, optional
         A fixed probability threshold for every behaviour; None chooses one per
         behaviour on the validation series (0.5 without them).
     min_bout_s, max_gap_s : float
         Post-processing into bouts (:func:`~pipeline.behavior.bouts.find_bouts`).
+    frame_step : int
+        Train on every ``frame_step``-th frame (neighbouring frames are near copies).
+    negatives_per_positive : float, optional
+        Random undersampling (as SimBA's): keep at most this many frames
+        without the behaviour per frame with it (seeded); None keeps all.
     seed : int
-        ``random_state`` of the estimator.
+        ``random_state`` of the estimator and of the undersampling.
 
     Examples
     --------
@@ -57,10 +66,12 @@ class ClassifierParams:
 
     algorithm: str = "hist_gradient_boosting"
     hyperparameters: tuple = field(default=())
-    class_weight: str | None = "balanced"
+    class_weight: str | None = None
     threshold: float | None = None
     min_bout_s: float = 0.2
     max_gap_s: float = 0.2
+    frame_step: int = 1
+    negatives_per_positive: float | None = None
     seed: int = 0
 
     def __post_init__(self):
@@ -73,6 +84,10 @@ class ClassifierParams:
             raise ValueError(f"class_weight must be 'balanced' or None, got {self.class_weight!r}")
         if self.threshold is not None and not 0 < self.threshold < 1:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
+        if int(self.frame_step) != self.frame_step or self.frame_step < 1:
+            raise ValueError(f"frame_step must be a whole number >= 1, got {self.frame_step}")
+        if self.negatives_per_positive is not None and not self.negatives_per_positive > 0:
+            raise ValueError(f"negatives_per_positive must be > 0 or None, got {self.negatives_per_positive}")
 
     def estimator_options(self) -> dict:
         """The estimator's keyword arguments: defaults, then ``hyperparameters``."""
@@ -89,6 +104,9 @@ class ClassifierParams:
     def from_dict(cls, d: Mapping) -> ClassifierParams:
         """Inverse of :meth:`to_dict`."""
         return cls(**dict(d))
+
+
+DEFAULT_PARAMS = ClassifierParams()
 
 
 @dataclass(frozen=True)
@@ -170,7 +188,27 @@ def fit_behavior(features: np.ndarray, labels: np.ndarray, *, params: Classifier
     if y.all() or not y.any():
         raise ValueError(f"labels of {len(y)} frames are all {bool(y[0]) if len(y) else 'absent'}: "
                          "a binary model needs both classes")
-    return make_estimator(params).fit(np.asarray(features), y)
+    rows = training_rows(y, params=params)
+    return make_estimator(params).fit(np.asarray(features)[rows], y[rows])
+
+
+def training_rows(labels: np.ndarray, *, params: ClassifierParams) -> np.ndarray:
+    """Indices of the frames a model is fitted on: every ``frame_step``-th, then undersampled.
+
+    Examples
+    --------
+    >>> y = np.r_[np.ones(4, bool), np.zeros(96, bool)]
+    >>> len(training_rows(y, params=ClassifierParams(frame_step=2, negatives_per_positive=3)))
+    8
+    """
+    y = np.asarray(labels, dtype=bool)
+    rows = np.arange(0, len(y), int(params.frame_step))
+    if params.negatives_per_positive is None:
+        return rows
+    pos, neg = rows[y[rows]], rows[~y[rows]]
+    keep = min(len(neg), int(np.ceil(params.negatives_per_positive * len(pos))))
+    neg = np.random.default_rng(params.seed).choice(neg, size=keep, replace=False)
+    return np.sort(np.r_[pos, neg])
 
 
 def positive_probability(model, features: np.ndarray) -> np.ndarray:
