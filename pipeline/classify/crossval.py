@@ -11,7 +11,7 @@ relation to the pose), the whole cross-validation is rerun on each, and
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -161,15 +161,3 @@ def _behavior_rows(subset, validation, test, behaviors, params) -> dict:
     table = evaluate_classifier(clf, test).per_behavior.set_index("behavior")
     return {b: {m: float(table.loc[b, m]) for m in ("f1", "auroc", "bout_f1")} for b in behaviors}
 
-
-def series_labels(bouts: Mapping[str, np.ndarray], *, n_frames: int) -> dict[str, np.ndarray]:
-    """Per-frame boolean labels from ``[start, end)`` bouts per behaviour.
-
-    Examples
-    --------
-    >>> series_labels({"a": np.array([[1, 3]])}, n_frames=4)["a"].astype(int).tolist()
-    [0, 1, 1, 0]
-    """
-    from ..behavior.agreement import to_mask
-
-    return {b: to_mask(np.asarray(v).reshape(-1, 2), n_frames=n_frames) for b, v in bouts.items()}

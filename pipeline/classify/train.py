@@ -160,6 +160,45 @@ class TrainedClassifier:
         return tuple(self.models)
 
 
+def labels_from_bouts(bouts, *, agent: str, target: str | None = None, n_frames: int, frame_offset: int = 0,
+                      behaviors: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Per-frame labels of one animal (or ordered pair) from a bout table.
+
+    Parameters
+    ----------
+    bouts : DataFrame
+        Columns ``behavior``, ``agent``, ``start_frame``, ``end_frame`` (end
+        exclusive, video frames) and, for a pair, ``target``.
+    agent : str, keyword-only
+    target : str, optional, keyword-only
+        The partner; None takes the agent's bouts whatever their target.
+    n_frames, frame_offset : int, keyword-only
+        The frames covered: ``[frame_offset, frame_offset + n_frames)``.
+    behaviors : sequence of str, optional, keyword-only
+        Default: every behaviour in ``bouts``; one without bouts here is all False.
+
+    Returns
+    -------
+    dict of str to ndarray of bool, shape (n_frames,)
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"behavior": ["sniff", "sniff"], "agent": ["m1", "m2"], "target": ["m2", "m1"],
+    ...                   "start_frame": [1, 2], "end_frame": [3, 4]})
+    >>> labels_from_bouts(t, agent="m1", target="m2", n_frames=5)["sniff"].astype(int).tolist()
+    [0, 1, 1, 0, 0]
+    """
+    from ..behavior.agreement import to_mask
+
+    rows = bouts[bouts["agent"] == agent]
+    if target is not None:
+        rows = rows[rows["target"] == target]
+    names = sorted(set(bouts["behavior"])) if behaviors is None else list(behaviors)
+    return {b: to_mask(rows.loc[rows["behavior"] == b, ["start_frame", "end_frame"]].to_numpy(),
+                       n_frames=n_frames, frame_offset=frame_offset) for b in names}
+
+
 def make_estimator(params: ClassifierParams):
     """An unfitted scikit-learn estimator for ``params``."""
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
