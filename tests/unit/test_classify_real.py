@@ -31,6 +31,16 @@ PARAMS = ClassifierParams(frame_step=2, min_bout_s=0.5, max_gap_s=0.5,
 FPS = 30.0
 
 
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One OpenMP thread per test process: two processes share two cores, and HistGradientBoosting's
+    threads in both oversubscribed them (the classifier tests took 181 s instead of 39 s)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
 @pytest.fixture(scope="module")
 def ethome(shared_data):
     folder = shared_data / "ethome_pose_boris"
