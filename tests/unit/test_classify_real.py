@@ -31,7 +31,6 @@ PARAMS = ClassifierParams(frame_step=2, min_bout_s=0.5, max_gap_s=0.5,
 FPS = 30.0
 
 
-
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """One OpenMP thread per test process: two processes share two cores, and HistGradientBoosting's
@@ -40,6 +39,7 @@ def one_thread():
 
     with threadpool_limits(limits=1):
         yield
+
 
 @pytest.fixture(scope="module")
 def ethome(shared_data):

@@ -27,7 +27,6 @@ PARAMS = ClassifierParams(frame_step=2, negatives_per_positive=10, hyperparamete
 SEEDS = range(100, 109)
 
 
-
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """One OpenMP thread per test process: two processes share two cores, and HistGradientBoosting's
@@ -36,6 +35,7 @@ def one_thread():
 
     with threadpool_limits(limits=1):
         yield
+
 
 def session_series(seed: int) -> list[LabelledSeries]:
     s = simulate_session(seed=seed, duration_s=300, episode_counts=3, name=f"s{seed}")

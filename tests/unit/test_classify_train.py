@@ -24,7 +24,6 @@ from pipeline.errors import InputError
 FAST = ClassifierParams(hyperparameters={"max_iter": 10, "max_leaf_nodes": 7})
 
 
-
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """One OpenMP thread per test process: two processes share two cores, and HistGradientBoosting's
@@ -33,6 +32,7 @@ def one_thread():
 
     with threadpool_limits(limits=1):
         yield
+
 
 def toy_series(recording, seed, n=600):
     """Feature 0 is high inside bouts of 'a', feature 1 inside bouts of 'b'; feature 2 is noise.
