@@ -35,7 +35,8 @@ def cross_validate_blocks(features: np.ndarray, labels: np.ndarray, *, k: int = 
 
     Each of ``k`` contiguous blocks is the test block once; the block after it
     (cyclically) chooses the threshold (F1-maximising, unless
-    ``params.threshold`` is set) and the other blocks, less ``gap_frames``
+    ``params.threshold`` is set; 0.5 when that block holds no labelled
+    frame) and the other blocks, less ``gap_frames``
     around the held-out ones, train (:func:`~.splits.block_folds`).
 
     Parameters
