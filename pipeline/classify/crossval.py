@@ -108,7 +108,8 @@ def circular_shift_test(features: np.ndarray, labels: np.ndarray, *, offsets: Se
     >>> for s in rng.choice(np.arange(0, 380, 20), 8, replace=False): y[s:s + 12] = True
     >>> x = rng.normal(size=(400, 2)); x[y, 0] += 2.0
     >>> r = circular_shift_test(x, y, offsets=shift_offsets(400, n=4), k=5,
-    ...                         params=ClassifierParams(hyperparameters={"max_iter": 10}))
+    ...                         params=ClassifierParams(algorithm="random_forest",
+    ...                                                 hyperparameters={"n_estimators": 10}))
     >>> r["p_f1"], r["p_auroc"]  # the smallest p that 4 shifts allow
     (0.2, 0.2)
     """

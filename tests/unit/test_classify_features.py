@@ -8,6 +8,7 @@ import pytest
 
 from pipeline.classify.features import FeatureParams, animal_features, pair_features, rolling, window_frames
 from pipeline.pose import PoseData
+from pipeline.provenance import params_hash
 
 KP = ("nose", "left_ear", "right_ear", "neck", "tail_base")
 FPS = 10.0
@@ -155,6 +156,9 @@ def test_params_are_json_and_validated():
     p = FeatureParams(windows_s=[0.5, 1], between=[["nose", "nose"]])
     assert FeatureParams.from_dict(json.loads(json.dumps(p.to_dict()))) == p
     assert p.windows_s == (0.5, 1.0) and hash(p) == hash(FeatureParams.from_dict(p.to_dict()))
+    # the content hash of a parameter set: the same for equal sets, different otherwise
+    assert params_hash(FeatureParams(windows_s=(0.5, 1.0), between=(("nose", "nose"),)).to_dict()) == \
+        params_hash(p.to_dict()) != params_hash(FeatureParams().to_dict())
     with pytest.raises(ValueError, match="roles"):
         FeatureParams(between=(("nose", "elbow"),))
     with pytest.raises(ValueError, match="statistics"):

@@ -20,6 +20,7 @@ from pipeline.classify.train import (
     training_rows,
 )
 from pipeline.errors import InputError
+from pipeline.provenance import params_hash
 
 FAST = ClassifierParams(hyperparameters={"max_iter": 10, "max_leaf_nodes": 7})
 
@@ -184,5 +185,7 @@ def test_classifier_params_are_json():
     p = ClassifierParams(algorithm="random_forest", hyperparameters={"n_estimators": 50}, threshold=0.4)
     assert ClassifierParams.from_dict(json.loads(json.dumps(p.to_dict()))) == p and hash(p)
     assert p.estimator_options()["n_estimators"] == 50
+    assert params_hash(p.to_dict()) == params_hash(ClassifierParams.from_dict(p.to_dict()).to_dict()) != \
+        params_hash(ClassifierParams().to_dict())
     with pytest.raises(ValueError, match="algorithm"):
         ClassifierParams(algorithm="svm")
