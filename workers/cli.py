@@ -17,9 +17,7 @@ def _activate(args):
 
 
 def cmd_db(args) -> int:
-    import datajoint as dj
-
-    import schemas
+    import schemas  # before datajoint: it silences DataJoint's import-time "No datajoint.json" warning
     from schemas.config import current, describe
     from schemas.database import server_version
     from schemas.registry import parts, table_names
@@ -32,7 +30,7 @@ def cmd_db(args) -> int:
 
         behavior.SocialRuleSet.add("default")
         print(f"schemas declared under prefix {current().prefix!r}")
-    facts = describe(dj.config, current())
+    facts = describe(schemas.dj.config, current())
     facts["server_version"] = server_version(connection)
     print(json.dumps(facts, indent=2))
     if args.action == "status":

@@ -299,6 +299,10 @@ COLUMNS = {  # LIMITS key -> (schemas module, table, attribute)
     "pose_path": ("pose", "PoseEstimationTask", "pose_path"),
     "pose_format": ("pose", "PoseEstimationTask", "pose_format"),
     "skeleton_role": ("pose", "SkeletonRole", "role"), "pose_model": ("models", "PoseModel", "pose_model"),
+    "ethogram": ("annotation", "Ethogram", "ethogram"), "annotator": ("annotation", "Annotator", "annotator"),
+    "label_set": ("annotation", "AnnotationSet", "label_set"),
+    "behavior": ("annotation", "Ethogram.Behavior", "behavior"),
+    "annotation_path": ("annotation", "AnnotationSet", "file_path"),
 }
 
 

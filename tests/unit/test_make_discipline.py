@@ -51,7 +51,8 @@ COMPUTE = [(f, c.name, _methods(c)["make_compute"]) for f, c in _classes() if "m
 def test_every_make_compute_was_found():
     assert {t for _, t, _ in COMPUTE} == {
         "RecordingInfo", "PoseEstimation", "ModelTraining", "ModelEvaluation", "FrameExtraction", "LabeledVideo",
-        "FilteredPose", "IdentityCheck", "IdentityCorrection", "CameraCalibration", "Triangulation", "SocialBouts"}
+        "FilteredPose", "IdentityCheck", "IdentityCorrection", "CameraCalibration", "Triangulation", "SocialBouts",
+        "Agreement"}
 
 
 @pytest.mark.parametrize(("module", "table", "func"), COMPUTE, ids=[f"{m}:{t}" for m, t, _ in COMPUTE])
