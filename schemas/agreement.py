@@ -18,6 +18,7 @@ prints a comparison; :class:`AgreementTask` + :class:`Agreement` store one
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 
@@ -173,6 +174,7 @@ class Agreement(dj.Computed):
     first_frame : int32             # video frames compared: [first_frame, end_frame)
     end_frame : int32
     fps : float64
+    inputs_hash : char(36)          # uuid of both sources' bouts and frames as compared (see is_stale)
     provenance : json
     """
 
@@ -213,12 +215,41 @@ class Agreement(dj.Computed):
         columns = [c for c in table.columns if c in _MEASURES]
         parts = [{**key, **{c: _value(row[c]) for c in columns}} for row in table.to_dict(orient="records")]
         master = {**key, "first_frame": meta["frames"][0], "end_frame": meta["frames"][1], "fps": meta["fps"],
-                  "provenance": provenance.record(params=meta)}
+                  "inputs_hash": inputs_hash(sources), "provenance": provenance.record(params=meta)}
         return master, parts
 
     def make_insert(self, key, master, parts):
         self.insert1(master)
         self.Behavior.insert(parts)
+
+
+def inputs_hash(sources: dict) -> str:
+    """uuid of what a comparison read (both sources' bouts, frames, keys, fps)."""
+    return provenance.params_hash(json.loads(json.dumps(sources, default=str)))
+
+
+def is_stale(key: Mapping) -> bool:
+    """True when a stored agreement's sources changed since (re-scored, re-imported or deleted)."""
+    key = {k: key[k] for k in AgreementTask.primary_key}
+    task = (AgreementTask & key).fetch1()
+    try:
+        now = fetch_sources(task["source_a"], task["source_b"], session=task["session"], camera=task["camera"])
+    except InputError:
+        return True  # a source is gone
+    return (Agreement & key).fetch1("inputs_hash") != inputs_hash(now)
+
+
+def store(a: str, b: str, *, session: str, camera: str, **options) -> tuple[dict, str]:
+    """Store a comparison: (its key, 'stored' | 'already stored' | 'recomputed: its sources changed')."""
+    key = AgreementTask.add(a, b, session=session, camera=camera, **options)
+    status = "stored"
+    if Agreement & key:
+        if not is_stale(key):
+            return key, "already stored"
+        (Agreement & key).delete(prompt=False)
+        status = "recomputed: its sources changed since it was stored"
+    Agreement.populate(key)
+    return key, status
 
 
 _MEASURES = ("behavior", "agent", "target", "n_frames", "precision", "recall", "f1", "kappa", "accuracy", "matched",

@@ -142,11 +142,10 @@ def cmd_agreement(args) -> int:
                "pool_animals": args.pool_animals, "min_iou": args.min_iou}
     table, meta = compare(args.a, args.b, session=args.session, camera=args.camera, **options)
     if args.store:
-        from schemas.agreement import Agreement, AgreementTask
+        from schemas.agreement import store
 
-        key = AgreementTask.add(args.a, args.b, session=args.session, camera=args.camera, **options)
-        Agreement.populate(key)
-        print(f"stored: agreement.Agreement {json.dumps(key)}", file=sys.stderr if args.json else sys.stdout)
+        key, status = store(args.a, args.b, session=args.session, camera=args.camera, **options)
+        print(f"{status}: agreement.Agreement {json.dumps(key)}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps({"compared": meta, "rows": table.to_dict(orient="records")}, default=str))
         return 0

@@ -203,10 +203,10 @@ def test_annotations_come_in_through_the_manifest_all_or_nothing(clean, shared_d
     assert (again["AnnotationSet"], again["AnnotationSet.Bout"]) == (0, 0) and len(AnnotationSet.Bout()) == 10
 
 
-def test_a_stored_agreement_equals_the_printed_one_and_names_its_inputs(ethome, capsys):
+def test_a_stored_agreement_equals_the_printed_one_and_names_its_inputs(ethome, capsys, tmp_path):
     import json
 
-    from schemas.agreement import Agreement, AgreementTask, compare
+    from schemas.agreement import Agreement, AgreementTask, compare, is_stale
     from schemas.annotation_import import import_annotation
     from schemas.behavior import SocialBouts
     from workers.cli import main
@@ -232,6 +232,23 @@ def test_a_stored_agreement_equals_the_printed_one_and_names_its_inputs(ethome, 
                        map_b={"interact": contacts.split("=")[1].split(",")}, pool_animals=True)
     assert row["f1"] == pytest.approx(again["f1"].iloc[0])
     # the same request again is the same row
+    capsys.readouterr()
     assert main(["agreement", "ethome", "top", "annotation:hum", "rules:default", "--map-b", contacts,
                  "--pool-animals", "--store"]) == 0
-    assert len(AgreementTask()) == 1 and len(Agreement()) == 1
+    assert "already stored" in capsys.readouterr().out
+    assert len(AgreementTask()) == 1 and len(Agreement()) == 1 and not is_stale(task)
+
+    # the human's labels re-imported with one bout fewer: the stored agreement is stale, and --store recomputes it
+    from schemas.annotation import AnnotationSet
+
+    (AnnotationSet & {"annotator": "hum"}).delete(prompt=False)
+    short = tmp_path / "fewer.csv"
+    text = (ethome / BORIS).read_text().splitlines()
+    short.write_text("\n".join(text[:-2]) + "\n")
+    import_annotation(short, session="ethome", camera="top", annotator="hum", ethogram="ethome", fmt="boris",
+                      subjects={"adult": "eth_adult"})
+    assert is_stale(task)
+    assert main(["agreement", "ethome", "top", "annotation:hum", "rules:default", "--map-b", contacts,
+                 "--pool-animals", "--store"]) == 0
+    assert "recomputed: its sources changed" in capsys.readouterr().out
+    assert not is_stale(task) and (Agreement.Behavior & task).fetch1("n_bouts_a") == 9
