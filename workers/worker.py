@@ -265,6 +265,7 @@ class Worker:
         if waited is None:
             return self.stop_signal is not None  # a signal while waiting: shut down as usual
         self.emit("db_back", outage_s=waited)
+        self._instances.clear()  # table instances cached before the outage may hold state of the lost connection
         self.settle_interrupted()
         return True
 
