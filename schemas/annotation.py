@@ -119,8 +119,3 @@ class AnnotationSet(dj.Manual):
         line = null : int32             # where in the file (line, or event for a BORIS project)
         """
 
-
-def bout_table(key: Mapping) -> list[dict]:
-    """The bouts of the annotation sets matching ``key`` as plain rows (behavior, agent, target, frames)."""
-    return (AnnotationSet.Bout & dict(key)).proj("behavior", "agent", "target", "start_frame", "end_frame",
-                                                  "is_point").to_dicts(order_by="bout_index")

@@ -92,7 +92,9 @@ def _insert(plan, manifest: Path, *, populate: bool, progress: bool) -> dict:
     """Insert the plan in one transaction, then import its pose files; the new rows per table."""
     counts = {label: sum(not _existing_agrees(table, r, compared, manifest) for r in getattr(plan, attr))
               for attr, table, label, compared in _TARGETS}
-    stored = {tuple(k[a] for a in _SET_KEY) for k in annotation.AnnotationSet.proj().to_dicts()}
+    sessions = [{"session": s["session"]} for s in plan.sessions]
+    stored = {tuple(k[a] for a in _SET_KEY) for k in (annotation.AnnotationSet & sessions).proj().to_dicts()} \
+        if sessions else set()
     bouts = [b for b in plan.annotation_bouts if tuple(b[a] for a in _SET_KEY) not in stored]  # new sets only
     counts["AnnotationSet.Bout"] = len(bouts)
     for line in plan.readings:
