@@ -10,7 +10,7 @@ import pandas as pd
 from pipeline.errors import InputError
 from pipeline.stats import animals_from_pairs
 
-from . import behavior, session, versions
+from . import session, sources, versions
 
 MEASURES = ("bout_count", "total_duration_s", "latency_s")
 COVERAGE = ("covered_s", "scorable_s")  # seconds of pose data, and of it the seconds that could be scored
@@ -33,23 +33,23 @@ def _pair_rows(rule_set: str | None, first_minutes: float | None, behaviors, pos
     With ``first_minutes``, sums of the first N time bins (latency from the
     recording's start); otherwise the whole-recording summary.
     """
-    restriction = {"rule_set": resolve_rule_set(rule_set)}
-    check_behaviors(restriction["rule_set"], behaviors)
+    source = resolve_rule_set(rule_set)
+    scored, restriction = sources.table(source), sources.restriction(source)
+    check_behaviors(source, behaviors)
     chosen = versions.selection(pose).proj()
     if first_minutes is not None:
-        bins = (behavior.SocialBouts.TimeBin & restriction & chosen & first_bins(restriction["rule_set"],
-                                                                                 first_minutes))
+        bins = scored.TimeBin & restriction & chosen & first_bins(source, first_minutes)
         df = _with_scorable_s(bins.to_pandas().reset_index())
         df["latency_abs"] = df["bin_start_s"] + df["latency_s"]
         df = (df.groupby([*RECORDING, "behavior", "agent", "target"], as_index=False)
                 .agg(bout_count=("bout_count", "sum"), total_duration_s=("total_duration_s", "sum"),
                      latency_s=("latency_abs", "min"), covered_s=("covered_s", "sum"),
                      scorable_s=("scorable_s", "sum")))
-        mutual = set((behavior.SocialBouts.Summary & restriction & chosen & "mutual")
+        mutual = set((scored.Summary & restriction & chosen & "mutual")
                      .to_pandas().reset_index()["behavior"])
         df["mutual"] = df["behavior"].isin(mutual)
     else:
-        df = _with_scorable_s((behavior.SocialBouts.Summary & restriction & chosen).to_pandas().reset_index())
+        df = _with_scorable_s((scored.Summary & restriction & chosen).to_pandas().reset_index())
     df = df[[*RECORDING, "behavior", "agent", "target", "mutual", *MEASURES, *COVERAGE]]
     df = df.astype({"mutual": bool})
     if behaviors:
@@ -108,9 +108,8 @@ def first_bins(rule_set: str, first_minutes: float) -> str:
     InputError
         See :func:`bins_for_minutes`.
     """
-    row = (behavior.SocialRuleSet & {"rule_set": rule_set}).fetch1()
-    count = bins_for_minutes(first_minutes, bin_s=float(row["params"]["bin_s"]),
-                             n_bins=int(row["params"]["n_bins"]), rule_set_name=row["rule_set_name"])
+    row = sources.info(rule_set)
+    count = bins_for_minutes(first_minutes, bin_s=row["bin_s"], n_bins=row["n_bins"], rule_set_name=row["name"])
     return f"time_bin < {count}"
 
 
@@ -165,13 +164,8 @@ def _minute_choices(step: float, n_bins: int) -> str:
 
 
 def rule_set_behaviors(rule_set: str) -> tuple:
-    """The behaviours a rule set (by id) scores, in output order."""
-    from pipeline.behavior import RuleSet
-
-    row = (behavior.SocialRuleSet & {"rule_set": rule_set}).fetch1()
-    if row["kind"] == "document":
-        return behavior.SocialRuleSet.document({"rule_set": rule_set}).behavior_names
-    return RuleSet.from_dict(row["params"]["rules"]).behaviors
+    """The behaviours a bout source (a rule set's id, or ``classifier:NAME``) scores, in output order."""
+    return sources.info(rule_set)["behaviors"]
 
 
 def check_behaviors(rule_set: str, behaviors) -> None:
@@ -187,8 +181,8 @@ def check_behaviors(rule_set: str, behaviors) -> None:
     known = rule_set_behaviors(rule_set)
     unknown = [b for b in behaviors if b not in known]
     if unknown:
-        name = (behavior.SocialRuleSet & {"rule_set": rule_set}).fetch1("rule_set_name")
-        raise InputError("--behavior", f"unknown behaviour {', '.join(map(repr, unknown))} for rule set {name!r}; "
+        name = sources.info(rule_set)["name"]
+        raise InputError("--behavior", f"unknown behaviour {', '.join(map(repr, unknown))} for {name!r}; "
                                        f"it scores: {', '.join(known)}")
 
 
@@ -273,16 +267,16 @@ def per_session(*, rule_set=None, first_minutes=None, behaviors=None, group_by=(
         A session with more than one scored recording under the rule set, an
         unknown behaviour or ``group_by`` attribute, or a window the bins do not make.
     """
-    restriction = {"rule_set": resolve_rule_set(rule_set)}
-    check_behaviors(restriction["rule_set"], behaviors)
+    bouts = resolve_rule_set(rule_set)
+    scored, restriction = sources.table(bouts), sources.restriction(bouts)
+    check_behaviors(bouts, behaviors)
     group_cols = check_group_by(group_by) if group_by else []
     chosen = versions.selection(pose).proj()
     if first_minutes is not None:
-        source = (behavior.SocialBouts.TimeBin & restriction & chosen
-                  & first_bins(restriction["rule_set"], first_minutes))
+        source = scored.TimeBin & restriction & chosen & first_bins(bouts, first_minutes)
         latency = "min(bin_start_s + latency_s)"
     else:
-        source = behavior.SocialBouts.Summary & restriction & chosen
+        source = scored.Summary & restriction & chosen
         latency = "min(latency_s)"
     _check_one_recording(source.proj().to_pandas().reset_index(), by=("session",))
     totals = dj.U("session", "behavior").aggr(
@@ -309,26 +303,20 @@ def default_rule_set() -> str:
 
 
 def resolve_rule_set(rule_set: str | None) -> str:
-    """The id of a rule set given by id or name (None = the one named 'default').
+    """The bout source: a rule set's id (given by id or name; None = 'default') or ``classifier:NAME``.
 
     Raises
     ------
     InputError
-        No rule set, or several, has that id or name.
+        No rule set, or several, has that id or name; no trained classifier has that name.
     """
-    name = rule_set or "default"
-    rows = (behavior.SocialRuleSet & [{"rule_set": name}, {"rule_set_name": name}]).to_dicts()
-    if len(rows) != 1:
-        known = sorted(behavior.SocialRuleSet.to_arrays("rule_set_name"))
-        how = "no rule set has" if not rows else f"{len(rows)} rule sets have"
-        raise InputError("rule set", f"{how} the id or name {name!r}; known names: {known}; "
-                                     "give --rule-set with an id")
-    return rows[0]["rule_set"]
+    return sources.resolve(rule_set)
 
 
 def coverage(rule_set: str | None = None, *, pose: str = "raw") -> pd.DataFrame:
     """Per scored pose version: first covered video frame, covered seconds and frames of the pose data."""
-    scored = behavior.SocialBouts & {"rule_set": resolve_rule_set(rule_set)} & versions.selection(pose).proj()
+    source = resolve_rule_set(rule_set)
+    scored = sources.table(source) & sources.restriction(source) & versions.selection(pose).proj()
     df = scored.proj("n_frames", "frame_offset", "fps").to_pandas().reset_index()
     df["covered_s"] = df["n_frames"] / df["fps"]
     df["first_covered_s"] = df["frame_offset"] / df["fps"]

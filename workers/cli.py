@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from workers import annotations_cli, rules_cli, store_cli
+from workers import annotations_cli, classifier_cli, rules_cli, store_cli
 
 
 def _activate(args):
@@ -286,7 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--first-minutes", type=float, default=None,
                      help="only the first N minutes of each recording's pose data: a whole number of the "
                           "rule set's time bins, within them (default rule set: 1..3)")
-    rep.add_argument("--rule-set", default=None, help="rule set name or id (default: the one named 'default')")
+    rep.add_argument("--rule-set", default=None,
+                     help="bout source: a rule set name or id (default: the one named 'default'), "
+                          "or classifier:NAME")
     rep.add_argument("--pose", default="raw",
                      help="pose version scored: raw (default), corrected, 3d or filtered:NAME (a filter chain)")
     rep.add_argument("--out", default=None, help="folder for CSVs and PNG plots")
@@ -294,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules_cli.add_parsers(sub)
     annotations_cli.add_parsers(sub)
+    classifier_cli.add_parsers(sub)
     store_cli.add_parsers(sub)
 
     sk = sub.add_parser("skeleton", help="body-part roles of a skeleton: set them or show them")

@@ -7,13 +7,20 @@ from pathlib import Path
 from pipeline.manifest_load import dump_manifest
 
 
-def build_manifest(cohort, folder: Path) -> Path:
-    """Write each session's pose file and one manifest for the whole cohort."""
+def build_manifest(cohort, folder: Path, *, labels=()) -> Path:
+    """Write each session's pose file and one manifest for the whole cohort.
+
+    ``labels``: behaviours whose scripted episodes are also written as a BORIS
+    file per session (annotator ``script``, ethogram ``scripted``), as if a
+    human had labelled them, for classifier training.
+    """
     from pipeline.synthetic import EDGES, KEYPOINTS, write_session_files
 
     sessions = []
     for sim in cohort.sessions:
         files = write_session_files(sim.simulation, folder / "pose", formats=("sleap_h5",))
+        tracks = dict(zip(sim.simulation.pose.individuals, sim.subjects))
+        annotations = [_labels(sim, folder, labels, tracks)] if labels else []
         sessions.append({
             "session": sim.session_id,
             "datetime": str(sim.datetime),
@@ -24,7 +31,8 @@ def build_manifest(cohort, folder: Path) -> Path:
                 "camera": "top", "fps": sim.simulation.fps, "mm_per_px": sim.simulation.mm_per_px,
                 "pose": [{"source": "sleap", "file": str(Path(files["sleap_h5"]).relative_to(folder)),
                           "skeleton": "mouse6",
-                          "tracks": dict(zip(sim.simulation.pose.individuals, sim.subjects))}],
+                          "tracks": tracks}],
+                **({"annotations": annotations} if annotations else {}),
             }],
         })
     manifest = {
@@ -32,9 +40,27 @@ def build_manifest(cohort, folder: Path) -> Path:
         "subjects": [{k: (str(v) if k == "date_of_birth" else v) for k, v in s.items()} for s in cohort.subjects],
         "sessions": sessions,
     }
+    if labels:
+        manifest["ethograms"] = [{"ethogram": "scripted", "behaviors": [f"{b}:directed" for b in labels]}]
     path = folder / "manifest.yaml"
     path.write_text(dump_manifest(manifest))
     return path
+
+
+def _labels(sim, folder: Path, behaviors, tracks: dict) -> dict:
+    """Write one session's scripted episodes of ``behaviors`` as a BORIS file; its manifest entry."""
+    from pipeline.annotations import Annotation, Bout
+    from pipeline.io.boris import write_boris
+
+    s = sim.simulation
+    eps = s.episodes[s.episodes["behavior"].isin(list(behaviors))]
+    bouts = tuple(Bout(r.behavior, r.agent, r.target, int(r.start_frame), int(r.end_frame))
+                  for r in eps.itertuples())
+    path = folder / "labels" / f"{sim.session_id}_boris.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_boris(Annotation(bouts, fps=s.fps, source="-", fmt="boris", n_frames=s.n_frames), path)
+    return {"file": str(path.relative_to(folder)), "format": "boris", "annotator": "script", "ethogram": "scripted",
+            "subjects": tracks, "options": {"target_modifier": 1}}
 
 
 def check_demo_args(args) -> None:

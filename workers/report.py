@@ -16,21 +16,24 @@ def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=
     from pipeline import plots
     from pipeline.errors import InputError
     from pipeline.stats import group_table, group_tests
-    from schemas import behavior, stats, versions
+    from schemas import sources, stats, versions
 
     rule_set = stats.resolve_rule_set(rule_set)
-    name = (behavior.SocialRuleSet & {"rule_set": rule_set}).fetch1("rule_set_name")
+    name = sources.info(rule_set)["name"]
+    what = f"classifier {name[len(sources.CLASSIFIER):]!r}" if sources.is_classifier(rule_set) else \
+        f"rule set {name!r} ({rule_set})"
     group_by = stats.check_group_by(group_by)  # each refused in one line before anything is computed
     stats.check_behaviors(rule_set, behaviors)
     if first_minutes is not None:
         stats.first_bins(rule_set, first_minutes)
     animals = stats.per_animal(rule_set=rule_set, first_minutes=first_minutes, behaviors=behaviors, pose=pose)
     if animals.empty:
-        raise InputError("report", f"nothing scored with rule set {name!r} on {pose} poses yet: "
-                                   "run `ethojoint populate behavior.SocialBouts`")
+        table = "prediction.BehaviorPrediction" if sources.is_classifier(rule_set) else "behavior.SocialBouts"
+        raise InputError("report", f"nothing scored with {what} on {pose} poses yet: "
+                                   f"run `ethojoint populate {table}`")
     window = (f"first {float(first_minutes):g} min of each recording's pose data" if first_minutes is not None
               else "whole pose data of each recording")
-    print(f"Rule set {name!r} ({rule_set}), {pose} poses. Times count from each recording's first covered frame; "
+    print(f"Bout source: {what}, {pose} poses. Times count from each recording's first covered frame; "
           "latency = time from there to the first bout.")
     print_coverage(stats.coverage(rule_set, pose=pose), animals)
     tables = [group_table(animals, group_by=group_by, value=v).assign(measure=v, per="animal")
@@ -58,13 +61,15 @@ def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=
         for v in stats.MEASURES:
             plots.group_plot(animals, out / f"group_{v}.png", group_by=group_by, value=v,
                              title=f"{plots.UNITS[v]} per animal, {window}")
-        first = (behavior.SocialBouts & {"rule_set": rule_set} & versions.selection(pose).proj()).to_dicts(limit=1)
+        scored = sources.table(rule_set)
+        first = (scored & sources.restriction(rule_set) & versions.selection(pose).proj()).to_dicts(limit=1)
         if first:
-            key = {k: first[0][k] for k in behavior.SocialBouts.primary_key}
-            bouts = (behavior.SocialBouts.Bout & key).to_pandas().reset_index()
+            key = {k: first[0][k] for k in scored.primary_key}
+            bouts = (scored.Bout & key).to_pandas().reset_index()
+            units = f" ({first[0]['units']})" if "units" in first[0] else ""
             plots.ethogram(bouts, out / f"ethogram_{key['session']}.png",
                            duration_s=first[0]["n_frames"] / first[0]["fps"],
-                           title=f"session {key['session']}, rule set {name!r} ({first[0]['units']})")
+                           title=f"session {key['session']}, {what}{units}")
         print(f"\nwrote CSVs and plots to {out}")
     return table
 

@@ -8,11 +8,14 @@ STAGES: dict[str, list[str]] = {
     "eval": ["models.ModelEvaluation"],
     "quality": ["quality.FilteredPose", "quality.IdentityCheck", "quality.IdentityCorrection"],
     "behavior": ["behavior.SocialBouts", "agreement.Agreement"],
+    "classify": ["features.PoseFeatures", "classifier.ClassifierTraining", "prediction.ClassifierEvaluation",
+                 "prediction.BehaviorPrediction"],
     "calibration": ["calibration.CameraCalibration", "triangulation.Triangulation"],
     # everything a CPU machine should take: no model inference or training
     "analysis": ["recording.RecordingInfo", "quality.FilteredPose", "quality.IdentityCheck",
                  "quality.IdentityCorrection", "calibration.CameraCalibration", "triangulation.Triangulation",
-                 "behavior.SocialBouts", "agreement.Agreement", "labeling.FrameExtraction",
-                 "labeling.LabeledVideo"],
+                 "behavior.SocialBouts", "agreement.Agreement", "features.PoseFeatures",
+                 "classifier.ClassifierTraining", "prediction.ClassifierEvaluation", "prediction.BehaviorPrediction",
+                 "labeling.FrameExtraction", "labeling.LabeledVideo"],
     "all": [],  # every computed table, in schemas.MODULES order (see workers.worker.stage_tables)
 }

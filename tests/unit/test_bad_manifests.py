@@ -303,6 +303,8 @@ COLUMNS = {  # LIMITS key -> (schemas module, table, attribute)
     "label_set": ("annotation", "AnnotationSet", "label_set"),
     "behavior": ("annotation", "Ethogram.Behavior", "behavior"),
     "annotation_path": ("annotation", "AnnotationSet", "file_path"),
+    "training_set": ("classifier", "ClassifierTrainingSet", "training_set"),
+    "classifier": ("classifier", "Classifier", "classifier"),
 }
 
 
