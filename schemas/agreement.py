@@ -8,7 +8,11 @@ A source is named as text:
 - ``rules:RULE_SET`` or ``rules:RULE_SET@POSE_VERSION`` -- the bouts that
   :class:`~schemas.behavior.SocialBouts` scored with a rule set (by name or
   id). Without ``@``, the recording must have exactly one scored pose version
-  of its camera, else the versions are listed to choose from.
+  of its camera, else the versions are listed to choose from;
+- ``classifier:NAME`` or ``classifier:NAME@POSE_VERSION`` -- the bouts that
+  :class:`~schemas.prediction.BehaviorPrediction` predicted with a trained
+  classifier (a solo behaviour's target, the animal itself there, is read as
+  no target, as annotations write it).
 
 Both are compared over the frames both cover (:func:`compare`), with the
 measures of :mod:`pipeline.behavior.agreement`. ``ethojoint agreement``
@@ -45,7 +49,10 @@ def load_source(spec: str, *, session: str, camera: str) -> tuple[pd.DataFrame, 
         return _annotation(name, session, camera)
     if kind == "rules" and name:
         return _rules(name, session, camera)
-    raise InputError(spec, "a source is annotation:ANNOTATOR[/LABEL_SET] or rules:RULE_SET[@POSE_VERSION]")
+    if kind == "classifier" and name:
+        return _classifier(name, session, camera)
+    raise InputError(spec, "a source is annotation:ANNOTATOR[/LABEL_SET], rules:RULE_SET[@POSE_VERSION] or "
+                           "classifier:NAME[@POSE_VERSION]")
 
 
 def _annotation(name: str, session: str, camera: str):
@@ -81,6 +88,34 @@ def _rules(name: str, session: str, camera: str):
     return _table(rows), (row["frame_offset"], row["frame_offset"] + row["n_frames"]), key
 
 
+def _classifier(name: str, session: str, camera: str):
+    from .prediction import BehaviorPrediction
+
+    clf, _, version = name.partition("@")
+    scored = (BehaviorPrediction & {"session": session, "classifier": clf}).proj("n_frames", "frame_offset").to_dicts()
+    mine = [r for r in scored if (r["pose_version"] == version if version else
+                                  r["pose_version"].startswith(f"{camera}/"))]
+    if len(mine) != 1:
+        options = ", ".join(f"classifier:{clf}@{r['pose_version']}" for r in scored) or "none: populate first"
+        raise InputError(f"classifier:{name}", f"{len(mine)} predicted pose versions of {session}/{camera} match; "
+                                               f"choose one of {options}")
+    row = mine[0]
+    key = {k: row[k] for k in ("session", "pose_version", "classifier")}
+    rows = (BehaviorPrediction.Bout & key).proj("behavior", "agent", "target", "start_frame", "end_frame").to_dicts()
+    rows = [dict(r, target=None if r["target"] == r["agent"] else r["target"]) for r in rows]  # solo: no target
+    return _table(rows), (row["frame_offset"], row["frame_offset"] + row["n_frames"]), key
+
+
+def _source_fps(spec: str, key: dict) -> float:
+    if spec.startswith("annotation:"):
+        return (AnnotationSet & key).fetch1("fps")
+    if spec.startswith("classifier:"):
+        from .prediction import BehaviorPrediction
+
+        return (BehaviorPrediction & key).fetch1("fps")
+    return (SocialBouts & key).fetch1("fps")
+
+
 def _table(rows: list[dict]) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=list(BOUT_TABLE)) if rows else pd.DataFrame(columns=list(BOUT_TABLE))
     return table.assign(agent=table["agent"].fillna(""), target=table["target"].fillna(""))
@@ -90,8 +125,7 @@ def fetch_sources(a: str, b: str, *, session: str, camera: str) -> dict:
     """Both sources' bouts (plain rows), covered frames, keys and the frame rate: everything a comparison reads."""
     table_a, span_a, key_a = load_source(a, session=session, camera=camera)
     table_b, span_b, key_b = load_source(b, session=session, camera=camera)
-    fps = (AnnotationSet & key_a).fetch1("fps") if a.startswith("annotation:") else \
-        (SocialBouts & key_a).fetch1("fps")
+    fps = _source_fps(a, key_a)
     return {"a": a, "b": b, "bouts_a": table_a.to_dict(orient="records"), "bouts_b": table_b.to_dict(orient="records"),
             "span_a": list(span_a), "span_b": list(span_b), "key_a": key_a, "key_b": key_b, "fps": float(fps)}
 

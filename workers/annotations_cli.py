@@ -11,7 +11,8 @@
         --out FILE
     ethojoint agreement SESSION CAMERA A B [--map-a NEW=OLD,OLD ...] [--map-b ...] [--pool-animals]
 
-A and B are ``annotation:ANNOTATOR[/LABEL_SET]`` or ``rules:RULE_SET[@POSE_VERSION]``.
+A and B are ``annotation:ANNOTATOR[/LABEL_SET]``, ``rules:RULE_SET[@POSE_VERSION]`` or
+``classifier:NAME[@POSE_VERSION]``.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def add_parsers(sub) -> None:
     agr = sub.add_parser("agreement", help="frame and bout agreement of two bout sources on one recording")
     agr.add_argument("session")
     agr.add_argument("camera")
-    agr.add_argument("a", help="reference: annotation:ANNOTATOR[/LABEL_SET] or rules:RULE_SET[@POSE_VERSION]")
+    agr.add_argument("a", help="reference: annotation:ANNOTATOR[/LABEL_SET], rules:RULE_SET[@POSE_VERSION] or "
+                               "classifier:NAME[@POSE_VERSION]")
     agr.add_argument("b", help="the source judged against A")
     agr.add_argument("--map-a", action="append", default=None, metavar="NEW=OLD,OLD")
     agr.add_argument("--map-b", action="append", default=None, metavar="NEW=OLD,OLD")

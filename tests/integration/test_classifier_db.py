@@ -84,6 +84,7 @@ def test_from_a_manifest_with_boris_labels_to_a_group_report_of_classifier_bouts
     check_group_report_reads_classifier_bouts(tmp_path)
     check_a_tampered_model_file_is_not_loaded()
     check_label_next_writes_a_boris_job(tmp_path, capsys)
+    check_agreement_of_the_classifier_with_the_labels()
 
 
 def check_training_evaluation_and_predictions(trained):
@@ -166,3 +167,16 @@ def check_label_next_writes_a_boris_job(tmp_path, capsys):
     assert main(["classifier", "show", "contacts-hgb"]) == 0 and main(["classifier", "list"]) == 0
     shown = capsys.readouterr().out
     assert "nose2neck" in shown and "contacts-hgb" in shown
+
+
+def check_agreement_of_the_classifier_with_the_labels():
+    from schemas.agreement import compare
+    from schemas.classifier import ClassifierTrainingSet
+
+    test = (ClassifierTrainingSet.Recording & {"part": "test"}).to_arrays("session")[0]
+    table, what = compare("annotation:script", "classifier:contacts-hgb", session=str(test), camera="top",
+                          pool_animals=True)  # the labels name no target
+    rows = table.set_index("behavior")
+    assert set(BEHAVIORS) <= set(rows.index)
+    assert (rows.loc[list(BEHAVIORS), "f1"] > 0.9).all() and (rows.loc[list(BEHAVIORS), "bout_f1"] > 0.9).all()
+    assert what["b"]["classifier"] == "contacts-hgb"
