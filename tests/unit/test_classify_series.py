@@ -13,6 +13,15 @@ from pipeline.errors import InputError
 DIRECTED = {"attack": True, "groom": False}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One OpenMP thread: two test processes share two cores (see test_classify_real)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
 def _bouts(rows):
     return pd.DataFrame(rows, columns=["behavior", "agent", "target", "start_frame", "end_frame", "is_point"])
 
@@ -117,3 +126,52 @@ def test_label_next_ranks_segments_and_writes_a_boris_project(tmp_path):
     back = read_boris_project(path, fps=30, observation="r2")
     assert [(b.behavior, b.start_frame, b.stop_frame) for b in back.bouts] == [(MARK, 90, 120)]
     assert set(back.behaviors) == {MARK, "attack"}
+
+
+def _recording(i, part, rng, fold=None):
+    """One recording of two animals: series features random, labels where feature 0 is high (learnable)."""
+    n = 600
+    series, bouts = [], []
+    for name, agent, target in (("a", "a", "a"), ("b", "b", "b"), ("a>b", "a", "b"), ("b>a", "b", "a")):
+        x = rng.normal(size=(n, 3)).astype(np.float32)
+        x[:, 0] = np.repeat(rng.normal(size=n // 30), 30)  # 1-s runs, so bouts last
+        on = np.flatnonzero(np.diff(np.r_[0, (x[:, 0] > 1).astype(int), 0]))
+        behavior = "attack" if agent != target else "groom"
+        bouts += [(behavior, agent, None if agent == target else target, int(s), int(e), False)
+                  for s, e in on.reshape(-1, 2)]
+        series.append({"series": name, "agent": agent, "target": target, "features": x,
+                       "names": ["f0", "f1", "missing" if agent == target else "agent.missing"]})
+    return {"session": f"s{i}", "camera": "top", "annotator": "ann", "label_set": "main", "part": part, "fold": fold,
+            "n_frames": n, "frame_offset": 0, "fps": 30.0, "series": series,
+            "bouts": [dict(zip(["behavior", "agent", "target", "start_frame", "end_frame", "is_point"], b))
+                      for b in bouts]}
+
+
+def test_solo_and_directed_behaviours_train_on_their_own_series_and_survive_the_model_file(tmp_path):
+    from pipeline.classify import training_data as td
+
+    rng = np.random.default_rng(0)
+    parts = ["train", "train", "train", "validation", "test"]
+    given = {"classifier": "c", "directed": DIRECTED, "recordings": [
+        _recording(i, p, rng, fold=i if p == "train" else None) for i, p in enumerate(parts)],
+        "split": {"k_folds": 3}, "params": {"classifier": {"hyperparameters": {"max_iter": 30}}}}
+    result = td.train_classifier(given)
+    trained = result["classifier"]
+    assert trained["solo"].behaviors == ("groom",) and trained["pair"].behaviors == ("attack",)
+    rows = {r["behavior"]: r for r in result["behaviors"]}
+    assert rows["groom"]["directed"] is False and rows["attack"]["directed"] is True
+    assert rows["groom"]["n_train_frames"] == 3 * 2 * 600 and rows["attack"]["validation_f1"] > 0.8
+    assert {(f["fold"], f["behavior"]) for f in result["folds"]} == {(k, b) for k in range(3) for b in DIRECTED}
+    assert (result["n_train"], result["n_validation"]) == (3, 1)
+
+    sha = td.save_models(trained, tmp_path / f"m{td.model_suffix()}")
+    back = td.classifier_from(tmp_path / f"m{td.model_suffix()}", sha256=sha, behaviors=result["behaviors"],
+                              params=given["params"])
+    x = given["recordings"][4]["series"][0]["features"]
+    p0 = trained["solo"].models["groom"].predict_proba(x)
+    assert np.array_equal(back["solo"].models["groom"].predict_proba(x), p0)
+    assert back["pair"].thresholds == trained["pair"].thresholds
+
+    unlabelled = dict(given, directed={**DIRECTED, "fly": False})
+    with pytest.raises(InputError, match=r"classifier 'c': behaviour\(s\) \['fly'\] have no labelled frame"):
+        td.train_classifier(unlabelled)
