@@ -182,7 +182,8 @@ def check_behaviors(rule_set: str, behaviors) -> None:
     unknown = [b for b in behaviors if b not in known]
     if unknown:
         name = sources.info(rule_set)["name"]
-        raise InputError("--behavior", f"unknown behaviour {', '.join(map(repr, unknown))} for {name!r}; "
+        what = name if sources.is_classifier(rule_set) else f"rule set {name!r}"
+        raise InputError("--behavior", f"unknown behaviour {', '.join(map(repr, unknown))} for {what}; "
                                        f"it scores: {', '.join(known)}")
 
 
