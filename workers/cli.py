@@ -131,6 +131,12 @@ def cmd_report(args) -> int:
     from workers.report import make_report
 
     _activate(args)
+    if args.measure == "keypoint_distance":
+        from workers.report import distance_report
+
+        distance_report(group_by=[g.strip() for g in args.group_by.split(",") if g.strip()],
+                        pair_set=args.pair_set, pose=args.pose, out=args.out)
+        return 0
     make_report(group_by=[g.strip() for g in args.group_by.split(",") if g.strip()],
                 behaviors=args.behavior or None, first_minutes=args.first_minutes, out=args.out,
                 rule_set=args.rule_set, pose=args.pose)
@@ -291,7 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     aud.set_defaults(func=cmd_audit)
 
     rep = sub.add_parser("report", help="group table, tests, CSVs and plots of social behaviour")
-    rep.add_argument("--group-by", default="sex,age_group", help="subject/session attributes, comma-separated")
+    rep.add_argument("--group-by", "--by", default="sex,age_group", help="subject/session attributes, comma-separated")
+    rep.add_argument("--measure", choices=["social", "keypoint_distance"], default="social",
+                     help="social behaviour (default) or keypoint_distance (variance, MAD, spikes of a pair set)")
+    rep.add_argument("--pair-set", default=None, help="keypoint pair set name or id (--measure keypoint_distance)")
     rep.add_argument("--behavior", action="append", help="restrict to a behaviour (repeatable)")
     rep.add_argument("--first-minutes", type=float, default=None,
                      help="only the first N minutes of each recording's pose data: a whole number of the "

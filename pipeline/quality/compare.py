@@ -18,7 +18,8 @@ Spike (the definition used here and by keypoint-distance measures)
     least half way (``|e_t + e_u| < max(|e_t|, |e_u|) / 2``): the point left
     the track and returned.  It is reported at ``t``, the
     first frame off the track.  A jump with no return (the animal or the
-    track really moved) is not a spike.
+    track really moved) is not a spike, nor is an excursion that starts or
+    ends next to a missing frame (its jump is not defined).
 Spikes after filtering
     Counted on the filtered series with the raw series' median and spread,
     so "after" asks which of the raw trace's jumps remain as large; a
