@@ -102,14 +102,18 @@ def distance_report(*, group_by: list[str], pair_set=None, pose: str = "raw", ou
     from pipeline.stats import group_table, group_tests
     from schemas import keypoints, stats
 
-    if "training_membership" in group_by:
-        raise InputError("--by", "training_membership is not derived yet: EthoJoint does not record which "
-                                 "recordings (and so which subjects) a model's training frames came from")
-    group_by = stats.check_group_by(group_by)
+    membership = "training_membership" in group_by
+    others = [g for g in group_by if g != "training_membership"]
+    group_by = (stats.check_group_by(others) if others or not membership else []) + (
+        ["training_membership"] if membership else [])
     animals = keypoints.per_animal(pair_set=pair_set, pose=pose)
     if animals.empty:
         raise InputError("report", f"no keypoint distance on {pose} poses yet: run "
                                    "`ethojoint populate keypoints.KeypointDistance`")
+    if membership:
+        from schemas.membership import add_membership
+
+        animals = add_membership(animals)
     units = animals["units"].iloc[0]
     animals = animals.rename(columns={"pair": "behavior"})  # the group functions split by 'behavior'
     table = pd.concat([group_table(animals, group_by=group_by, value=v).assign(measure=v)

@@ -5,7 +5,7 @@ DEFAULT_POLL_S = 10.0
 STAGES: dict[str, list[str]] = {
     "pose": ["pose.PoseEstimation"],
     "train": ["models.ModelTraining"],
-    "eval": ["models.ModelEvaluation"],
+    "eval": ["models.ModelEvaluation", "membership.TrainingMembership"],
     "quality": ["quality.FilteredPose", "quality.IdentityCheck", "quality.IdentityCorrection"],
     "behavior": ["behavior.SocialBouts", "agreement.Agreement"],
     "classify": ["features.PoseFeatures", "classifier.ClassifierTraining", "prediction.ClassifierEvaluation",
