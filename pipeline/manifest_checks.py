@@ -31,6 +31,9 @@ def describe_reading(pose) -> str:
              f"frames {pose.frame_offset}-{pose.frame_offset + pose.n_frames - 1}"]
     if "labelled_frames" in r:
         parts.append(f"{r['labelled_frames']} with data")
+    if r.get("format") == "lightning_pose":
+        parts.append(f"Lightning Pose ({r.get('format_chosen')}): {r.get('layout')}, likelihood as confidence"
+                     + (f", kept beside it: {', '.join(r['uncertainty'])}" if r.get("uncertainty") else ""))
     if r.get("individual_prefixes"):
         how = "detected" if r.get("prefixes_detected") else "as given"
         parts.append(f"split by body-part prefixes {r['individual_prefixes']} ({how})")

@@ -38,6 +38,15 @@ class PoseData:
         What the reader decided while reading (points turned missing,
         individuals split from body-part prefixes, frames covered, ...),
         recorded in provenance.
+    uncertainty : mapping of str to ndarray
+        Per-point uncertainty a file carries besides its confidence, by
+        name, each shaped (time, individual, keypoint) or (time, individual,
+        keypoint, space) like ``confidence`` / ``positions`` (Lightning Pose
+        ensembles smoothed by eks: ``ensemble_variance``,
+        ``posterior_variance``, ``ensemble_median``; see
+        :mod:`pipeline.io.lightning_pose`). Empty for most files. A function
+        that reorders frames, individuals or keypoints must reorder these
+        too (:func:`relayout`).
 
     Examples
     --------
@@ -57,6 +66,7 @@ class PoseData:
     edges: tuple[tuple[str, str], ...] = field(default=())
     frame_offset: int = 0
     reading: dict = field(default_factory=dict, compare=False)
+    uncertainty: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
         pos = np.asarray(self.positions, dtype=np.float64)
@@ -83,6 +93,11 @@ class PoseData:
             raise ValueError(f"frame_offset must be a whole number >= 0, got {self.frame_offset!r}")
         object.__setattr__(self, "frame_offset", int(self.frame_offset))
         object.__setattr__(self, "reading", dict(self.reading))
+        extra = {str(k): np.asarray(v, dtype=np.float64) for k, v in dict(self.uncertainty).items()}
+        for name, a in extra.items():
+            if a.shape[:3] != pos.shape[:3] or a.ndim not in (3, 4) or (a.ndim == 4 and a.shape[3] != pos.shape[3]):
+                raise ValueError(f"uncertainty {name!r} of shape {a.shape} does not match positions {pos.shape}")
+        object.__setattr__(self, "uncertainty", extra)
 
     @property
     def n_frames(self) -> int:
@@ -121,4 +136,28 @@ def conform_to_skeleton(pose: PoseData, keypoints, *, source: str = "") -> PoseD
     index = [keypoints.index(k) for k in pose.keypoints]
     positions[:, :, index] = pose.positions
     confidence[:, :, index] = pose.confidence
-    return replace(pose, positions=positions, confidence=confidence, keypoints=keypoints)
+    extra = relayout(pose, shape, lambda out, a: out.__setitem__((slice(None), slice(None), index), a))
+    return replace(pose, positions=positions, confidence=confidence, keypoints=keypoints, uncertainty=extra)
+
+
+def relayout(pose: PoseData, shape: tuple, assign) -> dict:
+    """``pose.uncertainty`` moved into arrays of the new (time, individual, keypoint) ``shape``.
+
+    ``assign(out, a)`` copies the old array ``a`` into the NaN-filled new
+    one ``out`` exactly as the caller moved ``confidence`` (a trailing
+    space axis comes along).
+
+    Examples
+    --------
+    >>> p = PoseData(np.zeros((2, 1, 2, 2)), np.ones((2, 1, 2)), individuals=("a",), keypoints=("n", "t"),
+    ...              uncertainty={"posterior_variance": np.ones((2, 1, 2, 2))})
+    >>> out = relayout(p, (2, 1, 3), lambda out, a: out.__setitem__((slice(None), slice(None), [2, 0]), a))
+    >>> out["posterior_variance"][0, 0, :, 0].tolist()
+    [1.0, nan, 1.0]
+    """
+    moved = {}
+    for name, a in pose.uncertainty.items():
+        out = np.full(tuple(shape) + a.shape[3:], np.nan)
+        assign(out, a)
+        moved[name] = out
+    return moved

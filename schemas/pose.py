@@ -13,6 +13,7 @@ from pipeline import provenance
 from pipeline.errors import InputError
 from pipeline.io import read_pose
 from pipeline.io.checksum import file_checksum, file_stat
+from pipeline.io.lightning_pose import uncertainty_units
 from pipeline.paths import resolve
 from pipeline.pose import conform_to_skeleton
 
@@ -187,6 +188,24 @@ class PoseEstimation(dj.Imported):
         -> session.Session.Animal
         """
 
+    class Uncertainty(dj.Part):
+        """One row: one per-point uncertainty array the pose file carried besides its confidence.
+
+        Lightning Pose ensembles smoothed by eks write the ensemble variance,
+        the smoother's posterior variance and the ensemble median (see
+        :mod:`pipeline.io.lightning_pose`); ``confidence`` stays the file's
+        likelihood. Same layout as the master's arrays (frames × individuals
+        × body parts, then × space for a per-axis quantity), NaN where absent.
+        """
+
+        definition = """
+        -> master
+        quantity : varchar(32)     # ensemble_variance, posterior_variance, ensemble_median, ensemble_std, zscore, nll
+        ---
+        data : <array@ethojoint>
+        units : varchar(8)         # px, px^2, mm, mm^2, or '' (zscore, nll)
+        """
+
     @property
     def key_source(self):
         # a trigger task is ready once the table that the models module plugs in (set_trigger) names its model
@@ -242,12 +261,19 @@ class PoseEstimation(dj.Imported):
         )
         individuals = [dict(key, individual_index=i, track=name, subject=tracks[name])
                        for i, name in enumerate(pose.individuals) if name in tracks]
-        return (EstimatedPose(row=row, individuals=individuals),)
+        with store.removed_on_error(*arrays.values()):  # the uploads above go if one of these fails
+            uncertainty = [dict(key, quantity=q, units=uncertainty_units(q, row["space_units"]),
+                                data=store.upload(self.Uncertainty, dict(key, quantity=q), "data",
+                                                  a.astype(np.float32)))
+                           for q, a in sorted(pose.uncertainty.items())]
+        return (EstimatedPose(row=row, individuals=individuals, uncertainty=uncertainty),)
 
     def make_insert(self, key, estimated):
-        with store.removed_on_error(estimated.row["positions"], estimated.row["confidence"]):
+        with store.removed_on_error(estimated.row["positions"], estimated.row["confidence"],
+                                    *[u["data"] for u in estimated.uncertainty]):
             self.insert1(estimated.row)
             self.Individual.insert(estimated.individuals)
+            self.Uncertainty.insert(estimated.uncertainty)
 
 
 @dataclass(frozen=True)
@@ -268,6 +294,8 @@ class EstimatedPose:
 
     row: dict
     individuals: list
+    uncertainty: list = field(default_factory=list)  # Uncertainty part rows (arrays uploaded)
+
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,12 @@ def cmd_report(args) -> int:
     from workers.report import make_report
 
     _activate(args)
+    if args.measure == "keypoint_distance":
+        from workers.report import distance_report
+
+        distance_report(group_by=[g.strip() for g in args.group_by.split(",") if g.strip()],
+                        pair_set=args.pair_set, pose=args.pose, out=args.out)
+        return 0
     make_report(group_by=[g.strip() for g in args.group_by.split(",") if g.strip()],
                 behaviors=args.behavior or None, first_minutes=args.first_minutes, out=args.out,
                 rule_set=args.rule_set, pose=args.pose)
@@ -177,10 +183,20 @@ def parse_role(text: str) -> tuple[str, object]:
 
 
 def cmd_qc(args) -> int:
-    from workers.qc import run_qc
+    from workers.qc import run_compare, run_qc
 
     _activate(args)
+    if args.compare_filters:
+        return run_compare(args.session, args.compare_filters, args.out, keypoints=args.keypoints,
+                           k=args.spike_k, min_spread=args.spike_min_spread)
     return run_qc(args.session, args.out)
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give one or more names separated by commas")
+    return names
 
 
 def _stage(text: str) -> str:
@@ -281,7 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     aud.set_defaults(func=cmd_audit)
 
     rep = sub.add_parser("report", help="group table, tests, CSVs and plots of social behaviour")
-    rep.add_argument("--group-by", default="sex,age_group", help="subject/session attributes, comma-separated")
+    rep.add_argument("--group-by", "--by", default="sex,age_group", help="subject/session attributes, comma-separated")
+    rep.add_argument("--measure", choices=["social", "keypoint_distance"], default="social",
+                     help="social behaviour (default) or keypoint_distance (variance, MAD, spikes of a pair set)")
+    rep.add_argument("--pair-set", default=None, help="keypoint pair set name or id (--measure keypoint_distance)")
     rep.add_argument("--behavior", action="append", help="restrict to a behaviour (repeatable)")
     rep.add_argument("--first-minutes", type=float, default=None,
                      help="only the first N minutes of each recording's pose data: a whole number of the "
@@ -308,6 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
     qc = sub.add_parser("qc", help="trajectory quality report of a session's pose estimations")
     qc.add_argument("session")
     qc.add_argument("--out", default="qc", help="folder for CSVs and PNG plots")
+    qc.add_argument("--compare-filters", type=_names, metavar="A,B,...",
+                    help="compare these filter chains (FilterParamSet names): spikes, residual, lag, HF power")
+    qc.add_argument("--keypoints", type=_names, metavar="K1,K2", help="keypoints to plot (default: the first two)")
+    qc.add_argument("--spike-k", type=float, default=5.0, help="spike threshold in robust SDs (default 5)")
+    qc.add_argument("--spike-min-spread", type=float, default=0.5,
+                    help="floor of the robust SD, position units (default 0.5)")
     qc.set_defaults(func=cmd_qc)
 
     from workers.stages import DEFAULT_POLL_S, STAGES

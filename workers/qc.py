@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -131,3 +132,70 @@ def run_qc(session: str, out) -> int:
         for path in qc_plots(row, positions, confidence, events, out, filtered=filtered, corrected=corrected):
             print(f"wrote {path}")
     return 0
+
+
+def run_compare(session: str, names: list[str], out, *, keypoints=None, k: float = 5.0,
+                min_spread: float = 0.5) -> int:
+    """``qc SESSION --compare-filters A,B``: the named filter chains side by side on each pose of the session.
+
+    A chain's stored ``FilteredPose`` is used where it exists; otherwise the
+    chain runs here on the pose (nothing is stored) and the output says so.
+    Writes ``qc_<pose>_filters.csv`` (:func:`pipeline.quality.compare.compare_filters`)
+    and ``qc_<pose>_filters.png`` (traces of ``keypoints``, default the first two).
+    """
+    from pipeline.quality import apply_chain
+    from pipeline.quality.compare import compare_filters, plot_traces
+    from schemas import pose, quality
+
+    out = Path(out)
+    chains = _chains(names)
+    keys = (pose.PoseEstimation & {"session": session}).keys()
+    if not keys:
+        raise InputError(f"session {session!r}", "no pose estimation")
+    for key in keys:
+        raw = quality._pose_data(pose.fetch_pose(key))
+        chosen = list(keypoints or raw.keypoints[:2])
+        unknown = [kp for kp in chosen if kp not in raw.keypoints]
+        if unknown:
+            raise InputError("--keypoints", f"{unknown} not in the pose (its keypoints: {list(raw.keypoints)})")
+        filtered, stem = {}, f"{key['session']}_{key['camera']}_{key['pose_source']}"
+        for name, row in chains.items():
+            stored = (quality.FilteredPose & key & {"filter_set": row["filter_set"]}).to_dicts()
+            if stored:
+                filtered[name] = replace(raw, positions=np.asarray(stored[0]["positions"], float),
+                                         confidence=np.asarray(stored[0]["confidence"], float))
+            else:
+                filtered[name] = apply_chain(raw, row["steps"])[0]
+                print(f"{stem}: chain {name!r} computed here, not stored "
+                      f"(ethojoint populate quality.FilteredPose keeps it)")
+        table = compare_filters(raw, filtered, k=k, min_spread=min_spread)
+        out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out / f"qc_{stem}_filters.csv", index=False)
+        summary = table.groupby("chain", sort=False).agg(
+            spikes_before=("spikes_before", "sum"), spikes_after=("spikes_after", "sum"),
+            residual_rms=("residual_rms", "median"), lag_frames=("lag_frames", "median"),
+            hf_power_removed=("hf_power_removed", "median"))
+        print(f"== {stem}: filter chains (spikes summed over keypoints; medians otherwise; spike = jump > "
+              f"{k:g} robust SD that returns within 5 frames)")
+        print(summary.round(3).to_string())
+        print(f"wrote {out / f'qc_{stem}_filters.csv'}")
+        plot = plot_traces(raw, filtered, out / f"qc_{stem}_filters.png", keypoints=chosen, k=k, min_spread=min_spread)
+        print(f"wrote {plot}")
+    return 0
+
+
+def _chains(names: list[str]) -> dict:
+    """Filter chains by name (or id) -> their FilterParamSet rows; InputError naming the unknown or ambiguous ones."""
+    from schemas import quality
+
+    rows = quality.FilterParamSet.to_dicts()
+    found = {}
+    for name in names:
+        match = [r for r in rows if name in (r["filter_set_name"], r["filter_set"])]
+        if len(match) != 1:
+            known = sorted({r["filter_set_name"] for r in rows})
+            why = "is not a filter chain" if not match else f"names {len(match)} chains (give the id)"
+            raise InputError("--compare-filters", f"{name!r} {why}; known: {', '.join(known) or 'none'} "
+                                                  "(add one with quality.FilterParamSet.add)")
+        found[name] = match[0]
+    return found

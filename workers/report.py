@@ -86,3 +86,55 @@ def print_coverage(recordings: pd.DataFrame, animals: pd.DataFrame) -> None:
         pairs = sorted({f"{r.session}/{r.agent}" for r in missing.itertuples()})
         print(f"NO DATA (left out of n, not counted as 0 bouts) for {len(pairs)} animal(s) in this window: "
               + ", ".join(pairs[:10]) + (" ..." if len(pairs) > 10 else ""))
+
+
+DISTANCE_MEASURES = ("variance", "mad", "spike_count", "mean")
+
+
+def distance_report(*, group_by: list[str], pair_set=None, pose: str = "raw", out=None) -> pd.DataFrame:
+    """``report --measure keypoint_distance``: per-animal distance variance, MAD and spikes by group.
+
+    One value per animal, recording and pair (``schemas.keypoints.per_animal``);
+    group table and between-group tests per pair, as for behaviour.
+    """
+    from pipeline import plots
+    from pipeline.errors import InputError
+    from pipeline.stats import group_table, group_tests
+    from schemas import keypoints, stats
+
+    membership = "training_membership" in group_by
+    others = [g for g in group_by if g != "training_membership"]
+    group_by = (stats.check_group_by(others) if others or not membership else []) + (
+        ["training_membership"] if membership else [])
+    animals = keypoints.per_animal(pair_set=pair_set, pose=pose)
+    if animals.empty:
+        raise InputError("report", f"no keypoint distance on {pose} poses yet: run "
+                                   "`ethojoint populate keypoints.KeypointDistance`")
+    if membership:
+        from schemas.membership import add_membership
+
+        animals = add_membership(animals)
+    units = animals["units"].iloc[0]
+    animals = animals.rename(columns={"pair": "behavior"})  # the group functions split by 'behavior'
+    table = pd.concat([group_table(animals, group_by=group_by, value=v).assign(measure=v)
+                       for v in DISTANCE_MEASURES], ignore_index=True).rename(columns={"behavior": "pair"})
+    tests = pd.concat([group_tests(animals, group_by=group_by, value=v) for v in DISTANCE_MEASURES],
+                      ignore_index=True).rename(columns={"behavior": "pair"})
+    print(f"Keypoint distances ({units}), {pose} poses, one value per animal and recording: variance "
+          f"({units}²), mad = median absolute deviation ({units}), spike_count = spikes of the distance")
+    with pd.option_context("display.width", 160, "display.max_rows", 200, "display.float_format", "{:.3f}".format):
+        print(table.pivot_table(index=["pair", *group_by], columns="measure", values=["n", "mean", "sem"])
+              .round(3).to_string())
+        print("\nBetween-group tests:")
+        print(tests.to_string(index=False))
+    if out:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        animals.rename(columns={"behavior": "pair"}).to_csv(out / "keypoint_distance_per_animal.csv", index=False)
+        table.to_csv(out / "keypoint_distance_group_table.csv", index=False)
+        tests.to_csv(out / "keypoint_distance_group_tests.csv", index=False)
+        for v in DISTANCE_MEASURES[:3]:
+            plots.group_plot(animals, out / f"keypoint_distance_{v}.png", group_by=group_by, value=v,
+                             title=f"keypoint distance {v} per animal ({units})")
+        print(f"\nwrote CSVs and plots to {out}")
+    return table

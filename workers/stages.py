@@ -5,7 +5,7 @@ DEFAULT_POLL_S = 10.0
 STAGES: dict[str, list[str]] = {
     "pose": ["pose.PoseEstimation"],
     "train": ["models.ModelTraining"],
-    "eval": ["models.ModelEvaluation"],
+    "eval": ["models.ModelEvaluation", "membership.TrainingMembership"],
     "quality": ["quality.FilteredPose", "quality.IdentityCheck", "quality.IdentityCorrection"],
     "behavior": ["behavior.SocialBouts", "agreement.Agreement"],
     "classify": ["features.PoseFeatures", "classifier.ClassifierTraining", "prediction.ClassifierEvaluation",
@@ -14,7 +14,7 @@ STAGES: dict[str, list[str]] = {
     # everything a CPU machine should take: no model inference or training
     "analysis": ["recording.RecordingInfo", "quality.FilteredPose", "quality.IdentityCheck",
                  "quality.IdentityCorrection", "calibration.CameraCalibration", "triangulation.Triangulation",
-                 "behavior.SocialBouts", "agreement.Agreement", "features.PoseFeatures",
+                 "behavior.SocialBouts", "keypoints.KeypointDistance", "agreement.Agreement", "features.PoseFeatures",
                  "classifier.ClassifierTraining", "prediction.ClassifierEvaluation", "prediction.BehaviorPrediction",
                  "labeling.FrameExtraction", "labeling.LabeledVideo"],
     "all": [],  # every computed table, in schemas.MODULES order (see workers.worker.stage_tables)

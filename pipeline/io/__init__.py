@@ -1,6 +1,6 @@
 """Pose-file readers: every supported format in, one :class:`PoseData` out.
 
-One module per format (``sleap``, ``dlc``, ``nwb``) built on movement and
+One module per format (``sleap``, ``dlc``, ``nwb``, ``lightning_pose``) built on movement and
 sleap-io; :func:`read_pose` picks one by extension and, for ``.h5``/``.csv``,
 by content.  Bad input raises exactly one :class:`~pipeline.errors.InputError`.
 movement, sleap-io and pynwb are imported on first read (importing movement
@@ -26,7 +26,7 @@ import numpy as np
 from pipeline.errors import InputError
 from pipeline.pose import PoseData
 
-FORMATS = ("sleap", "dlc", "nwb", "anipose")  # values of read_pose(..., fmt=...)
+FORMATS = ("sleap", "dlc", "nwb", "anipose", "lightning_pose")  # values of read_pose(..., fmt=...)
 __all__ = ["FORMATS", "detect_format", "read_pose", "zeros_to_missing"]
 
 
@@ -38,11 +38,14 @@ def read_pose(path: str | Path, *, fmt: str | None = None, fps: float | None = N
     ----------
     path : str or Path
         A SLEAP ``.slp`` or analysis ``.h5``, a DeepLabCut ``.h5``/``.csv``,
-        an NWB ``.nwb`` (ndx-pose) or an Anipose triangulation ``.csv``.
-    fmt : {"sleap", "dlc", "nwb", "anipose"}, optional
+        an NWB ``.nwb`` (ndx-pose), an Anipose triangulation ``.csv`` or a
+        Lightning Pose / eks ``.csv``.
+    fmt : {"sleap", "dlc", "nwb", "anipose", "lightning_pose"}, optional
         Skip detection and use this reader.  ``"anipose"`` reads an Anipose
         3D ``.csv``; given a ``.h5`` it reads the per-camera SLEAP analysis
-        file of an Anipose session.
+        file of an Anipose session.  Without it, a DLC-style CSV is read as
+        Lightning Pose when :func:`pipeline.io.lightning_pose.looks_like_lightning_pose`
+        finds evidence, else as DeepLabCut; ``reading["format_chosen"]`` says why.
     fps : float, optional
         Frame rate to use when the file does not store one.  A rate stored
         in the file (NWB) wins; a different ``fps`` then gives a warning.
@@ -68,9 +71,12 @@ def read_pose(path: str | Path, *, fmt: str | None = None, fps: float | None = N
     if fps is not None and not (np.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be a positive number, got {fps!r}")
     path = _check_file(path)
+    chosen = "given (fmt)" if fmt else None
     if fmt is None:
-        fmt = detect_format(path)
-    if fmt == "sleap" or (fmt == "anipose" and path.suffix.lower() != ".csv"):
+        fmt, chosen = _detect(path)
+    if fmt == "lightning_pose":
+        from pipeline.io.lightning_pose import read_lightning_pose as reader
+    elif fmt == "sleap" or (fmt == "anipose" and path.suffix.lower() != ".csv"):
         from pipeline.io.sleap import read_sleap as reader
     elif fmt == "dlc":
         from pipeline.io.dlc import read_dlc as reader
@@ -80,7 +86,11 @@ def read_pose(path: str | Path, *, fmt: str | None = None, fps: float | None = N
         reader = _read_anipose
     from pipeline.io.prefixes import split_prefixed
 
-    pose = split_prefixed(reader(path, fps=fps), individual_prefixes, source=path)
+    pose = reader(path, fps=fps)
+    pose = replace(pose, reading=dict(pose.reading, format=fmt, format_chosen=chosen))
+    if fmt == "lightning_pose" and individual_prefixes is None:
+        individual_prefixes = False  # one animal per file: paw1_top / paw1_bot are views, not animals
+    pose = split_prefixed(pose, individual_prefixes, source=path)
     pose = zeros_to_missing(pose, zero_is_valid=zero_is_valid)
     if np.isnan(pose.positions).all():
         raise InputError(path, f"every point of its {pose.n_frames} frame(s) is missing (NaN, or (0, 0) read as "
@@ -108,6 +118,19 @@ def zeros_to_missing(pose: PoseData, *, zero_is_valid: bool = False) -> PoseData
     positions = pose.positions if not count else np.where(zero[..., None], np.nan, pose.positions)
     reading = dict(pose.reading, zero_is_valid=bool(zero_is_valid), zero_points_missing=count)
     return replace(pose, positions=positions, reading=reading)
+
+
+def _detect(path: Path) -> tuple[str, str]:
+    """(format, why) for a file read without a given format."""
+    fmt = detect_format(path)
+    if fmt == "lightning_pose":
+        from pipeline.io.lightning_pose import looks_like_lightning_pose
+
+        return fmt, f"detected: {looks_like_lightning_pose(path)}"
+    if fmt == "dlc" and path.suffix.lower() == ".csv":
+        return fmt, ("detected: DLC-style CSV; no Lightning Pose / eks coordinates, no '<model>_tracker' "
+                     "scorer (format: lightning_pose reads it as Lightning Pose)")
+    return fmt, "detected from the extension and contents"
 
 
 def detect_format(path: str | Path) -> str:
@@ -146,7 +169,9 @@ def detect_format(path: str | Path) -> str:
         except (OSError, UnicodeDecodeError, csv.Error) as e:
             raise InputError(path, f"cannot read CSV header: {e}") from e
         if header[:1] == ["scorer"]:
-            return "dlc"
+            from pipeline.io.lightning_pose import looks_like_lightning_pose
+
+            return "lightning_pose" if looks_like_lightning_pose(path) else "dlc"
         if "fnum" in header and any(h.endswith("_score") for h in header):
             return "anipose"
         raise InputError(path, "CSV is neither DeepLabCut (first cell 'scorer') nor Anipose ('fnum' column)")

@@ -44,7 +44,7 @@ import numpy as np
 
 from pipeline.errors import InputError
 from pipeline.io import _check_file, _hdf5_keys, _pose_from_dataset
-from pipeline.pose import PoseData
+from pipeline.pose import PoseData, relayout
 
 _LEVELS = ("scorer", "individuals", "bodyparts", "coords")
 
@@ -115,7 +115,11 @@ def _tidy_columns(df, path: Path):
     coords = [str(c) for c in df.columns.unique("coords")]
     order = [c for c in ("x", "y", "z", "likelihood") if c in coords]
     if sorted(order) != sorted(coords) or order[:2] != ["x", "y"]:
-        raise InputError(path, f"coordinates {coords}: expected x, y[, z][, likelihood]")
+        from pipeline.io.lightning_pose import LP_ONLY_COORDS
+
+        lp = [c for c in coords if c in LP_ONLY_COORDS]
+        hint = (f"; {lp} are Lightning Pose / eks columns: read it with format lightning_pose" if lp else "")
+        raise InputError(path, f"coordinates {coords}: expected x, y[, z][, likelihood]{hint}")
     _check_complete(df, levels, order, path)
     uniques = [df.columns.unique(lv) if lv != "coords" else pd.Index(order) for lv in levels]
     full = pd.MultiIndex.from_product(uniques, names=levels)
@@ -168,8 +172,10 @@ def place_frames(pose: PoseData, frames: np.ndarray | None, path) -> PoseData:
     positions = np.full((n,) + pose.positions.shape[1:], np.nan)
     confidence = np.full((n,) + pose.confidence.shape[1:], np.nan)
     positions[frames - first], confidence[frames - first] = pose.positions, pose.confidence
+    extra = relayout(pose, confidence.shape, lambda out, a: out.__setitem__(frames - first, a))
     reading = dict(pose.reading, frames_from_image_names=True, labelled_frames=len(frames))
-    return replace(pose, positions=positions, confidence=confidence, frame_offset=first, reading=reading)
+    return replace(pose, positions=positions, confidence=confidence, frame_offset=first, reading=reading,
+                   uncertainty=extra)
 
 
 def _read_csv(path: Path):

@@ -24,7 +24,7 @@ from dataclasses import replace
 import numpy as np
 
 from pipeline.errors import InputError
-from pipeline.pose import PoseData
+from pipeline.pose import PoseData, relayout
 
 # prefixes that name a side or position of one body, not an animal
 POSITION_WORDS = frozenset({
@@ -156,8 +156,11 @@ def _split(pose: PoseData, groups, prefixes: dict, detected: bool) -> PoseData:
         j, k = individuals.index(ind), names.index(rest)
         positions[:, j, k] = pose.positions[:, 0, i]
         confidence[:, j, k] = pose.confidence[:, 0, i]
+    extra = relayout(pose, shape, lambda out, a: [out.__setitem__((slice(None), individuals.index(ind),
+                                                                   names.index(rest)), a[:, 0, i])
+                                                  for ind, i, rest in groups])
     strip = {a: b for ind, i, b in groups for a in [pose.keypoints[i]]}
     edges = tuple(dict.fromkeys((strip[a], strip[b]) for a, b in pose.edges if a in strip and b in strip))
     reading = dict(pose.reading, individual_prefixes=prefixes, prefixes_detected=detected)
     return replace(pose, positions=positions, confidence=confidence, individuals=tuple(individuals),
-                   keypoints=tuple(names), edges=edges, reading=reading)
+                   keypoints=tuple(names), edges=edges, reading=reading, uncertainty=extra)

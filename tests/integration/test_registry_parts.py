@@ -17,6 +17,6 @@ def test_listing_parts_sends_no_query(db):
                  for t in (behavior.SocialBouts, pose.PoseEstimation, session.Session, pose.Skeleton)}
     finally:
         del connection.query  # the class's method again
-    assert found == {"SocialBouts": ["Bout", "Summary", "TimeBin"], "PoseEstimation": ["Individual"],
+    assert found == {"SocialBouts": ["Bout", "Summary", "TimeBin"], "PoseEstimation": ["Individual", "Uncertainty"],
                      "Session": ["Animal"], "Skeleton": []}
     assert sent == []

@@ -220,7 +220,7 @@ CASES = {
     "65-character experimenter": (_long_experimenter, "experimenter 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee...' is 65 "
                                                       "characters long; the database holds at most 64"),
     "unknown format": (_unknown_format, "pose[0].format: format 'deeplabcut' is not one of ('sleap', 'dlc', 'nwb', "
-                                        "'anipose')"),
+                                        "'anipose', 'lightning_pose')"),
     "DLC x without y": (_x_without_y, "pose.csv: missing column(s) snout y: every body part needs the same "
                                       "coordinates (x, y, likelihood)"),
     "DLC body part without likelihood": (_no_likelihood_for_one, "pose.csv: missing column(s) tailbase likelihood"),

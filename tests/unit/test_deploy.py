@@ -119,7 +119,8 @@ def test_every_worker_stage_names_real_tables():
     for stage in STAGES:
         tables = stage_tables(stage)
         assert tables and all(issubclass(t, (dj.Computed, dj.Imported)) for t in tables), stage
-    assert [t.__name__ for t in stage_tables("train,eval")] == ["ModelTraining", "ModelEvaluation"]
+    assert [t.__name__ for t in stage_tables("train,eval")] == ["ModelTraining", "ModelEvaluation",
+                                                                "TrainingMembership"]
 
 
 @pytest.mark.parametrize(("embedded", "env", "expected"), [

@@ -425,7 +425,7 @@ def test_wrong_format_argument(shared_data, tmp_path):
         read_pose(shared_data / DEEPOF_CSV, fmt="lightningpose")
     with pytest.raises(ValueError, match="fps must be"):
         read_pose(shared_data / DEEPOF_CSV, fps=0)
-    assert FORMATS == ("sleap", "dlc", "nwb", "anipose")
+    assert FORMATS == ("sleap", "dlc", "nwb", "anipose", "lightning_pose")
 
 
 # --------------------------------------------------------------------------- checksum, imports

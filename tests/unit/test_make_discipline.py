@@ -52,7 +52,8 @@ def test_every_make_compute_was_found():
     assert {t for _, t, _ in COMPUTE} == {
         "RecordingInfo", "PoseEstimation", "ModelTraining", "ModelEvaluation", "FrameExtraction", "LabeledVideo",
         "FilteredPose", "IdentityCheck", "IdentityCorrection", "CameraCalibration", "Triangulation", "SocialBouts",
-        "Agreement", "PoseFeatures", "ClassifierTraining", "ClassifierEvaluation", "BehaviorPrediction"}
+        "Agreement", "PoseFeatures", "ClassifierTraining", "ClassifierEvaluation", "BehaviorPrediction",
+        "KeypointDistance", "TrainingMembership"}
 
 
 @pytest.mark.parametrize(("module", "table", "func"), COMPUTE, ids=[f"{m}:{t}" for m, t, _ in COMPUTE])
