@@ -29,6 +29,7 @@ from .manifest_checks import (
 )
 from .manifest_known import unchanged
 from .manifest_load import read_manifest, utf8_path
+from .manifest_rois import plan_rois
 from .manifest_values import datetime, entries, mapping, positive, safe_id, subject_row, text
 from .paths import to_relative
 from .roles import check_role, describe_roles, skeleton_roles
@@ -61,6 +62,10 @@ class Plan:
     annotation_sets: list[dict] = field(default_factory=list)  # annotation files, read and checked
     annotation_bouts: list[dict] = field(default_factory=list)
     vocabularies: dict = field(default_factory=dict)       # every ethogram by name: {behaviour: directed}
+    roi_sets: list[dict] = field(default_factory=list)     # regions of interest (motion energy), content-hashed
+    roi_parts: list[dict] = field(default_factory=list)
+    recording_roi_sets: list[dict] = field(default_factory=list)
+    motion_param_sets: list[dict] = field(default_factory=list)
 
 
 def plan_manifest(data: dict, *, base: Path, roots: list[Path], source: str = "manifest",
@@ -198,7 +203,7 @@ def _plan_recording(plan, r, where, sid, in_session, base, roots, skeletons, mod
         raise InputError(where, "camera name missing")
     row = {"session": sid, "camera": safe_id(r["camera"], where, "camera", "camera"), "video_path": "",
            "declared_fps": None, "mm_per_px": None, "scale_source": "none"}
-    fps, video_frames = _video(row, r, where, base, roots)
+    fps, video_frames, size = _video(row, r, where, base, roots)
     row.update(declared_fps=fps, **_scale(r, where))
     plan.recordings.append(row)
     frames = video_frames
@@ -211,22 +216,23 @@ def _plan_recording(plan, r, where, sid, in_session, base, roots, skeletons, mod
         if video_frames is None:
             frames = max(frames or 0, pose.frame_offset + pose.n_frames)
     plan_annotations(plan, r, where, row, in_session, base=base, roots=roots, fps=fps, n_frames=frames)
+    plan_rois(plan, r, where, row, base=base, roots=roots, size=size)
     return row["camera"], frames
 
 
-def _video(row, r, where, base, roots) -> tuple[float, int | None]:
-    """(fps, the video's frame count or None) of a recording entry; sets ``row["video_path"]``."""
+def _video(row, r, where, base, roots) -> tuple[float, int | None, tuple[int, int] | None]:
+    """(fps, frame count or None, (width, height) or None) of a recording entry; sets ``row["video_path"]``."""
     fps = positive(r.get("fps"), f"{where}.fps") if r.get("fps") not in (None, "") else None
     if not r.get("video"):
         if fps is None:
             raise InputError(where, "fps missing: give the video file or its frame rate (fps > 0)")
-        return fps, None
+        return fps, None, None
     video = _path(r["video"], base)
     info = probe_video(video)
     row["video_path"] = text(to_relative(video, roots), where, "video path", "video_path")
     if fps is not None and abs(fps - info.fps) > 1e-3:
         raise InputError(where, f"fps {fps} disagrees with the video's {info.fps}")
-    return info.fps, info.n_frames
+    return info.fps, info.n_frames, (info.width, info.height)
 
 
 def _scale(r, where) -> dict:

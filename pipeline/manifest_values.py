@@ -21,7 +21,7 @@ LIMITS = {
     "rig": 32, "role": 32, "age_group": 32, "experimenter": 64, "arena": 64, "strain": 64,
     "genotype": 64, "session_notes": 1024, "subject_notes": 1024, "video_path": 512, "pose_path": 512,
     "pose_format": 16, "skeleton_role": 32, "pose_model": 64, "ethogram": 64, "annotator": 64, "label_set": 64,
-    "behavior": 32, "annotation_path": 512, "training_set": 64, "classifier": 64,
+    "behavior": 32, "annotation_path": 512, "training_set": 64, "classifier": 64, "roi_set_name": 64,
 }
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")  # ids reach output paths: no '/', no '..'
 

@@ -17,13 +17,13 @@ import datajoint as dj  # noqa: E402
 
 # isort: off
 from . import store  # noqa: E402,F401  (registers the <array@> codec before any table is declared)
-from . import agreement, annotation, behavior, calibration, classifier, features, keypoints, labeling, membership, models, operations, pose, prediction, quality, recording, session, subject, triangulation, versions  # noqa: E402,E501
+from . import agreement, annotation, behavior, calibration, classifier, features, keypoints, labeling, membership, models, motion, operations, pose, prediction, quality, recording, session, subject, triangulation, versions  # noqa: E402,E501
 # isort: on
 from .config import Settings, load_settings, set_current  # noqa: E402
 from .database import connect, named_lock  # noqa: E402
 
 MODULES = (subject, session, recording, pose, models, labeling, quality, calibration, triangulation, versions, behavior,
-           keypoints, membership, annotation, agreement, features, classifier, prediction, operations)
+           keypoints, membership, annotation, agreement, features, classifier, prediction, motion, operations)
 
 
 def schema_name(prefix: str, module) -> str:
@@ -59,6 +59,7 @@ def activate(prefix: str | None = None, *, settings: Settings | None = None) -> 
             _rebind(module.schema, schema_name(settings.prefix, module), connection)
         if new:  # declared just now: the built-in rule set (a read-only user never gets here, and writes nothing)
             behavior.SocialRuleSet.add("default")
+            motion.MotionParamSet.add("default")
     return connection
 
 

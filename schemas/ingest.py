@@ -12,7 +12,7 @@ from pipeline.manifest import plan_manifest, read_manifest
 from pipeline.manifest_known import known_pose
 from pipeline.manifest_values import SAFE_ID
 
-from . import annotation, calibration, models, pose, recording, session, subject
+from . import annotation, calibration, models, motion, pose, recording, session, subject
 from .config import current, data_roots
 from .database import named_lock
 
@@ -33,6 +33,10 @@ _TARGETS = (
     ("ethogram_behaviors", annotation.Ethogram.Behavior, "Ethogram.Behavior", ("directed",)),
     ("annotators", annotation.Annotator, "Annotator", ()),
     ("annotation_sets", annotation.AnnotationSet, "AnnotationSet", ("ethogram", "file_sha256")),
+    ("motion_param_sets", motion.MotionParamSet, "MotionParamSet", ()),
+    ("roi_sets", motion.ROISet, "ROISet", ()),
+    ("roi_parts", motion.ROISet.ROI, "ROISet.ROI", ()),
+    ("recording_roi_sets", motion.RecordingROISet, "RecordingROISet", ("roi_set",)),
 )
 _SET_KEY = ("session", "camera", "annotator", "label_set")
 

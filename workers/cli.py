@@ -26,9 +26,10 @@ def cmd_db(args) -> int:
         return cmd_grant(args)
     connection = _activate(args)
     if args.action == "init":
-        from schemas import behavior
+        from schemas import behavior, motion
 
         behavior.SocialRuleSet.add("default")
+        motion.MotionParamSet.add("default")
         print(f"schemas declared under prefix {current().prefix!r}")
     facts = describe(schemas.dj.config, current())
     facts["server_version"] = server_version(connection)

@@ -16,6 +16,6 @@ STAGES: dict[str, list[str]] = {
                  "quality.IdentityCorrection", "calibration.CameraCalibration", "triangulation.Triangulation",
                  "behavior.SocialBouts", "keypoints.KeypointDistance", "agreement.Agreement", "features.PoseFeatures",
                  "classifier.ClassifierTraining", "prediction.ClassifierEvaluation", "prediction.BehaviorPrediction",
-                 "labeling.FrameExtraction", "labeling.LabeledVideo"],
+                 "labeling.FrameExtraction", "labeling.LabeledVideo", "motion.MotionEnergy", "motion.MotionSVD"],
     "all": [],  # every computed table, in schemas.MODULES order (see workers.worker.stage_tables)
 }

@@ -305,6 +305,7 @@ COLUMNS = {  # LIMITS key -> (schemas module, table, attribute)
     "annotation_path": ("annotation", "AnnotationSet", "file_path"),
     "training_set": ("classifier", "ClassifierTrainingSet", "training_set"),
     "classifier": ("classifier", "Classifier", "classifier"),
+    "roi_set_name": ("motion", "RecordingROISet", "roi_set_name"),
 }
 
 

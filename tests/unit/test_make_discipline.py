@@ -53,7 +53,7 @@ def test_every_make_compute_was_found():
         "RecordingInfo", "PoseEstimation", "ModelTraining", "ModelEvaluation", "FrameExtraction", "LabeledVideo",
         "FilteredPose", "IdentityCheck", "IdentityCorrection", "CameraCalibration", "Triangulation", "SocialBouts",
         "Agreement", "PoseFeatures", "ClassifierTraining", "ClassifierEvaluation", "BehaviorPrediction",
-        "KeypointDistance", "TrainingMembership"}
+        "KeypointDistance", "TrainingMembership", "MotionEnergy", "MotionSVD"}
 
 
 @pytest.mark.parametrize(("module", "table", "func"), COMPUTE, ids=[f"{m}:{t}" for m, t, _ in COMPUTE])
