@@ -270,3 +270,57 @@ def motion_frames(key: dict):
 
     row = (MotionEnergy & key).fetch1()
     return motion_features(store.load_array(store.metadata(row["energy"])), row["rois"])
+
+
+def define_roi_set(name: str, rois: list, *, session: str | None = None, camera: str, rig: str | None = None,
+                   base=None) -> str:
+    """Check and store a named ROI set for one recording (``session``, ``camera``) or one rig camera (``rig``).
+
+    ROIs are checked (:func:`pipeline.motion.check_roi_set`) and, for a recording whose video facts are
+    known, against its frame size; a mask image must lie under a data root.  The same set again changes
+    nothing; another set under a name the recording (or rig camera) already uses is refused.  Returns the
+    ``roi_set`` id.
+
+    Raises
+    ------
+    InputError
+        Unknown recording or rig, a malformed ROI, an ROI outside the frame, a name already in use.
+    """
+    from pipeline.manifest_rois import check_in_frame, motion_param_row, relative_masks, roi_set_rows
+    from pipeline.motion import check_roi_set
+
+    where = f"rig {rig}/{camera}" if rig else f"recording {session}/{camera}"
+    if not name or len(name) > 64:
+        raise InputError(where, f"ROI set name {name!r}: 1-64 characters")
+    checked = relative_masks(check_roi_set(rois, source=where, base=base), data_roots(), where)
+    if rig:
+        owner, table = {"rig": rig, "camera": camera}, RigROISet
+        if not calibration.CameraRig & {"rig": rig}:
+            raise InputError(where, f"unknown rig {rig!r}")
+    else:
+        owner, table = {"session": session, "camera": camera}, RecordingROISet
+        if not recording.VideoRecording & owner:
+            raise InputError(where, "unknown recording (no VideoRecording with that session and camera)")
+        if not recording.VideoRecording & owner & "video_path != ''":
+            raise InputError(where, "the recording has no video file")
+        info = (recording.RecordingInfo & owner & "width IS NOT NULL").to_dicts()
+        if info:
+            check_in_frame(checked, width=info[0]["width"], height=info[0]["height"], where=where, roots=data_roots())
+    master, parts = roi_set_rows(name, checked)
+    existing = (table & owner & {"roi_set_name": name}).to_dicts()
+    if existing and existing[0]["roi_set"] != master["roi_set"]:
+        raise InputError(where, f"ROI set {name!r} exists with other ROIs; choose another name")
+    with dj.conn().transaction:
+        MotionParamSet.insert1(motion_param_row(), skip_duplicates=True)
+        ROISet.insert1(master, skip_duplicates=True)
+        ROISet.ROI.insert(parts, skip_duplicates=True)
+        table.insert1(dict(owner, roi_set_name=name, roi_set=master["roi_set"]), skip_duplicates=True)
+    return master["roi_set"]
+
+
+def roi_sets_of(session: str, camera: str) -> dict[str, str]:
+    """roi_set_name -> roi_set of the sets that apply to a recording (its own, then its session rig's)."""
+    key = {"session": session, "camera": camera}
+    found = {r["roi_set_name"]: r["roi_set"] for r in (calibration.SessionRig * RigROISet & key).to_dicts()}
+    found.update({r["roi_set_name"]: r["roi_set"] for r in (RecordingROISet & key).to_dicts()})
+    return found

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from workers import annotations_cli, classifier_cli, rules_cli, store_cli
+from workers import annotations_cli, classifier_cli, roi_cli, rules_cli, store_cli
 
 
 def _activate(args):
@@ -317,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules_cli.add_parsers(sub)
     annotations_cli.add_parsers(sub)
     classifier_cli.add_parsers(sub)
+    roi_cli.add_parsers(sub)
     store_cli.add_parsers(sub)
 
     sk = sub.add_parser("skeleton", help="body-part roles of a skeleton: set them or show them")

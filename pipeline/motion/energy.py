@@ -168,7 +168,7 @@ def grey(frame: np.ndarray, crop, downsample: int) -> np.ndarray:
 
 
 def motion_energy(video_path, masks: dict[str, np.ndarray], *, downsample: int = 1, reduce: str = "sum",
-                  progress=None) -> MotionEnergy:
+                  stop: int | None = None, progress=None) -> MotionEnergy:
     """Motion energy of every ROI, decoding each frame once.
 
     Parameters
@@ -181,6 +181,8 @@ def motion_energy(video_path, masks: dict[str, np.ndarray], *, downsample: int =
         Block-average d × d pixels before differencing (1 = full resolution).
     reduce : {"sum", "mean"}
         Sum over the ROI's pixels, or mean per pixel (see the module docstring).
+    stop : int, optional
+        Decode only frames ``0 .. stop - 1`` (default: to the end of the video).
     progress : callable, optional
         Called with the number of frames decoded so far, every 1000 frames.
 
@@ -211,7 +213,7 @@ def motion_energy(video_path, masks: dict[str, np.ndarray], *, downsample: int =
         if bad:
             raise InputError(video_path, f"ROI masks {bad} do not match the {width}x{height} frames")
         crop, regions = analysis_grid(masks, downsample, str(video_path))
-        values = _stream(cap, crop, list(regions.values()), int(downsample), progress, cv2)
+        values = _stream(cap, crop, list(regions.values()), int(downsample), progress, cv2, stop)
     finally:
         cap.release()
     if not values:
@@ -223,7 +225,7 @@ def motion_energy(video_path, masks: dict[str, np.ndarray], *, downsample: int =
                         width, height, check_params({"downsample": downsample, "reduce": reduce}))
 
 
-def _stream(cap, crop, regions: list[Region], d: int, progress, cv2) -> list:
+def _stream(cap, crop, regions: list[Region], d: int, progress, cv2, stop=None) -> list:
     """The per-frame sums, one list per frame (frame 0: NaN)."""
     values, prev = [[np.nan] * len(regions)], None
     read, absdiff, sum_elems, mean = cap.read, cv2.absdiff, cv2.sumElems, cv2.mean
@@ -231,7 +233,8 @@ def _stream(cap, crop, regions: list[Region], d: int, progress, cv2) -> list:
     if not ok:
         return []
     prev = grey(frame, crop, d)
-    while True:
+    stop = np.inf if stop is None else int(stop)
+    while len(values) < stop:
         ok, frame = read()
         if not ok:
             break
