@@ -115,8 +115,8 @@ def _masks(rois: list[dict], info: dict, where: str) -> dict:
 
 
 def _video(key) -> dict:
-    return (recording.RecordingInfo * recording.VideoRecording & key).fetch1(
-        "video_path", "n_frames", "width", "height", "video_sha256", as_dict=True)
+    return (recording.RecordingInfo * recording.VideoRecording & key).proj(
+        "video_path", "n_frames", "width", "height", "video_sha256").fetch1()
 
 
 @schema
@@ -144,9 +144,13 @@ class MotionEnergy(dj.Computed):
 
     @property
     def key_source(self):
-        assigned = [RecordingROISet.proj("roi_set"), (calibration.SessionRig * RigROISet).proj("roi_set")]
+        # a rig's camera is not a recording's camera to DataJoint (another lineage): its sets restrict as keys
+        rig_sets = [{k: r[k] for k in ("session", "camera", "roi_set")}
+                    for r in (calibration.SessionRig * RigROISet).to_dicts()]
         videos = recording.RecordingInfo & "width IS NOT NULL"
-        return (videos.proj() * ROISet.proj() * MotionParamSet.proj()) & assigned
+        candidates = videos.proj() * ROISet.proj() * MotionParamSet.proj()
+        return candidates & RecordingROISet.proj("roi_set") if not rig_sets else \
+            candidates & [RecordingROISet.proj("roi_set"), *rig_sets]
 
     def make_fetch(self, key):
         return _video(key), _rois(key), (MotionParamSet & key).fetch1("params")

@@ -140,7 +140,8 @@ def cmd_report(args) -> int:
         return 0
     make_report(group_by=[g.strip() for g in args.group_by.split(",") if g.strip()],
                 behaviors=args.behavior or None, first_minutes=args.first_minutes, out=args.out,
-                rule_set=args.rule_set, pose=args.pose)
+                rule_set=args.rule_set, pose=args.pose, measures=args.measure, roi_set=args.roi_set,
+                motion_params=args.motion_params)
     return 0
 
 
@@ -312,6 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--pose", default="raw",
                      help="pose version scored: raw (default), corrected, 3d or filtered:NAME (a filter chain)")
     rep.add_argument("--out", default=None, help="folder for CSVs and PNG plots")
+    rep.add_argument("--measure", action="append", default=None,
+                     help="bout_count, total_duration_s, latency_s (default: these three) and/or motion_energy "
+                          "(mean motion energy per ROI and recording; needs no rule set when alone); repeatable")
+    rep.add_argument("--roi-set", default=None, help="motion_energy: only ROI sets of this name")
+    rep.add_argument("--motion-params", default=None, help="motion_energy: parameter set name (default 'default')")
     rep.set_defaults(func=cmd_report)
 
     rules_cli.add_parsers(sub)

@@ -8,16 +8,29 @@ import pandas as pd
 
 
 def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=None, rule_set=None,
-                pose: str = "raw") -> pd.DataFrame:
+                pose: str = "raw", measures=None, roi_set=None, motion_params=None) -> pd.DataFrame:
     """Print the group table and tests; write CSVs and PNGs to ``out``.
 
-    ``pose`` chooses the pose version: raw (default), corrected, 3d or filtered:NAME.
+    ``pose`` chooses the pose version: raw (default), corrected, 3d or filtered:NAME. ``measures``: the
+    social measures (default all) and/or ``motion_energy`` (mean motion energy per ROI: see
+    :func:`workers.report_motion.motion_report`, with ``roi_set`` and ``motion_params``).
     """
     from pipeline import plots
     from pipeline.errors import InputError
     from pipeline.stats import group_table, group_tests
     from schemas import sources, stats, versions
 
+    measures = list(dict.fromkeys(measures or stats.MEASURES))
+    known = [*stats.MEASURES, "motion_energy"]
+    if any(m not in known for m in measures):
+        raise InputError("--measure", f"unknown measure(s) {[m for m in measures if m not in known]}; "
+                                      f"known: {', '.join(known)}")
+    social = [m for m in measures if m in stats.MEASURES]
+    if not social:  # motion energy alone needs no rule set
+        from workers.report_motion import motion_report
+
+        return motion_report(group_by=stats.check_group_by(group_by), first_minutes=first_minutes, out=out,
+                             roi_set=roi_set, motion_params=motion_params)
     rule_set = stats.resolve_rule_set(rule_set)
     name = sources.info(rule_set)["name"]
     what = f"classifier {name[len(sources.CLASSIFIER):]!r}" if sources.is_classifier(rule_set) else \
@@ -37,10 +50,9 @@ def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=
           "latency = time from there to the first bout.")
     print_coverage(stats.coverage(rule_set, pose=pose), animals)
     tables = [group_table(animals, group_by=group_by, value=v).assign(measure=v, per="animal")
-              for v in stats.MEASURES]
+              for v in social]
     table = pd.concat(tables, ignore_index=True)
-    tests = pd.concat([group_tests(animals, group_by=group_by, value=v) for v in stats.MEASURES],
-                      ignore_index=True)
+    tests = pd.concat([group_tests(animals, group_by=group_by, value=v) for v in social], ignore_index=True)
     with pd.option_context("display.width", 160, "display.max_rows", 200, "display.float_format", "{:.3f}".format):
         print(f"Per animal (n = animals: summed over partners, a mutual bout for both), {window}; "
               "bout_count = bouts (not frames), total_duration_s = seconds in contact")
@@ -58,7 +70,7 @@ def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=
                           group_by=group_by, pose=pose).to_csv(out / "per_session.csv", index=False)
         table.to_csv(out / "group_table.csv", index=False)
         tests.to_csv(out / "group_tests.csv", index=False)
-        for v in stats.MEASURES:
+        for v in social:
             plots.group_plot(animals, out / f"group_{v}.png", group_by=group_by, value=v,
                              title=f"{plots.UNITS[v]} per animal, {window}")
         scored = sources.table(rule_set)
@@ -71,6 +83,12 @@ def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=
                            duration_s=first[0]["n_frames"] / first[0]["fps"],
                            title=f"session {key['session']}, {what}{units}")
         print(f"\nwrote CSVs and plots to {out}")
+    if "motion_energy" in measures:
+        from workers.report_motion import motion_report
+
+        motion = motion_report(group_by=group_by, first_minutes=first_minutes, out=out, roi_set=roi_set,
+                               motion_params=motion_params)
+        table = pd.concat([table, motion.rename(columns={"roi": "behavior"})], ignore_index=True)
     return table
 
 

@@ -89,6 +89,7 @@ def empty_pipeline() -> None:
         behavior,
         calibration,
         models,
+        motion,
         pose,
         quality,
         session,
@@ -100,7 +101,7 @@ def empty_pipeline() -> None:
                   calibration.CameraRig, calibration.CalibrationBoard, triangulation.TriangulationParamSet,
                   models.PoseModel, models.LabeledFrameSet, models.TrainingParamSet,
                   session.Session, subject.Subject, pose.Skeleton, quality.FilterParamSet,
-                  behavior.SocialRuleSet & "rule_set_name <> 'default'"):
+                  behavior.SocialRuleSet & "rule_set_name <> 'default'", motion.ROISet, motion.MotionSVDParamSet):
         table.delete(part_integrity="cascade")  # (a source row takes its pose version along)
 
 
