@@ -159,3 +159,42 @@ def test_rois_outside_the_frame_empty_masks_and_bad_parameters_are_refused(tmp_p
         motion_energy(block_video, {"a": np.ones((10, 10), bool)})
     with pytest.raises(InputError, match="not found"):
         motion_energy(tmp_path / "none.mp4", {"a": mask})
+
+
+def _roi_manifest(rois, video="anipose_minimal_session/top/minimal_top.mp4"):
+    recording = {"camera": "top", "rois": rois, **({"video": video} if video else {"fps": 30})}
+    return {"subjects": [{"subject": "m1", "sex": "F", "age_group": "young"}],
+            "sessions": [{"session": "s1", "datetime": "2026-03-01 10:00:00", "animals": [{"subject": "m1"}],
+                          "recordings": [recording]}]}
+
+
+def test_manifest_rois_become_plan_rows(shared_data, tmp_path):
+    from pipeline.manifest import plan_manifest
+
+    mask = np.zeros((1024, 1280), np.uint8)
+    mask[10:20, 30:50] = 1
+    cv2.imwrite(str(tmp_path / "m.png"), mask)
+    rois = {"face": [{"roi": "eye", "rectangle": [0, 0, 1280, 1024]}, {"roi": "m", "mask": str(tmp_path / "m.png")}]}
+    plan = plan_manifest(_roi_manifest(rois), base=shared_data, roots=[shared_data, tmp_path])
+    assert [r["roi_set_name"] for r in plan.roi_sets] == ["face"] and plan.roi_sets[0]["n_rois"] == 2
+    assert plan.recording_roi_sets == [{"session": "s1", "camera": "top", "roi_set_name": "face",
+                                        "roi_set": plan.roi_sets[0]["roi_set"]}]
+    assert [p["spec"].get("mask") for p in plan.roi_parts] == [None, "m.png"]  # relative to its data root
+    assert [p["motion_params_name"] for p in plan.motion_param_sets] == ["default"]
+    again = plan_manifest(_roi_manifest(rois), base=shared_data, roots=[shared_data, tmp_path])
+    assert again.roi_sets == plan.roi_sets  # content-hashed: the same ROIs are the same set
+
+
+@pytest.mark.parametrize(("rois", "video", "needle"), [
+    ([{"roi": "a", "rectangle": [1200, 0, 100, 10]}], True, "reaches outside the 1280x1024 frame"),
+    ([{"roi": "a", "polygon": [[0, 0], [10, 10]]}], True, "at least 3"),
+    ([{"roi": "a", "rectangle": [0, 0, 10, 10]}], False, "need the recording's video"),
+    ("face", True, "non-empty list"),
+])
+def test_bad_manifest_rois_name_the_entry(shared_data, rois, video, needle):
+    from pipeline.manifest import plan_manifest
+
+    data = _roi_manifest(rois, None if not video else "anipose_minimal_session/top/minimal_top.mp4")
+    with pytest.raises(InputError, match=needle) as err:
+        plan_manifest(data, base=shared_data, roots=[shared_data])
+    assert "sessions[0].recordings[0].rois" in str(err.value)
