@@ -100,14 +100,14 @@ def cmd_list(args) -> int:
     _activate(args)
     from schemas import motion
 
-    recs = motion.RecordingROISet * motion.ROISet
+    recs = motion.RecordingROISet * motion.ROISet.proj("n_rois")
     if args.session:
         recs = recs & {"session": args.session}
     for r in recs.to_dicts(order_by=("session", "camera", "roi_set_name")):
         names = (motion.ROISet.ROI & {"roi_set": r["roi_set"]}).to_dicts(order_by="roi")
         print(f"{r['session']}/{r['camera']}  {r['roi_set_name']}  ({r['roi_set'][:8]}): "
               + ", ".join(f"{n['roi']} ({n['kind']})" for n in names))
-    for r in (motion.RigROISet * motion.ROISet).to_dicts(order_by=("rig", "camera", "roi_set_name")):
+    for r in (motion.RigROISet * motion.ROISet.proj("n_rois")).to_dicts(order_by=("rig", "camera", "roi_set_name")):
         print(f"rig {r['rig']}/{r['camera']}  {r['roi_set_name']}  ({r['roi_set'][:8]}): {r['n_rois']} ROI(s)")
     return 0
 

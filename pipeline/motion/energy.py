@@ -23,7 +23,7 @@ import numpy as np
 
 from pipeline.errors import InputError
 
-__all__ = ["DEFAULT_PARAMS", "REDUCE", "MotionEnergy", "Region", "check_params", "motion_energy",
+__all__ = ["DEFAULT_PARAMS", "REDUCE", "MotionEnergy", "Region", "check_params", "motion_energy", "with_motion",
            "motion_features", "open_video", "read_frame"]
 
 REDUCE = ("sum", "mean")
@@ -275,3 +275,25 @@ def motion_features(energy: np.ndarray, rois, *, frames=None, prefix: str = "mot
     df = pd.DataFrame(np.asarray(energy, float), columns=[f"{prefix}{r}" for r in rois])
     df.index.name = "frame"
     return df if frames is None else df.reindex(pd.Index(np.asarray(frames, int), name="frame"))
+
+
+def with_motion(values: np.ndarray, names, energy: np.ndarray, rois, *, frame_offset: int = 0):
+    """Pose-derived features (frames × features, e.g. :func:`pipeline.classify.features.pair_features`) with
+    the motion energy of the same video frames appended as columns ``motion_<roi>``.
+
+    Row ``i`` of ``values`` is video frame ``frame_offset + i`` (a pose array's ``frame_offset``); frames
+    past the end of the motion trace get NaN, as does frame 0.
+
+    Returns
+    -------
+    (ndarray, list of str)
+
+    Examples
+    --------
+    >>> v, n = with_motion(np.zeros((2, 1)), ["speed"], np.array([[np.nan], [4.0], [6.0]]), ["face"], frame_offset=2)
+    >>> n, v[:, 1].tolist()
+    (['speed', 'motion_face'], [6.0, nan])
+    """
+    values = np.asarray(values, float)
+    motion = motion_features(energy, rois, frames=frame_offset + np.arange(len(values)))
+    return np.hstack([values, motion.to_numpy(float)]), [*names, *motion.columns]

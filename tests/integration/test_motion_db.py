@@ -57,6 +57,18 @@ def test_a_manifest_with_rois_populates_motion_energy(motion_db, tmp_path):
     assert again["ROISet"] == 0 and again["RecordingROISet"] == 0
 
 
+def test_a_decoded_frame_count_unlike_the_recorded_one_is_kept_and_warned(motion_db):
+    from schemas import motion, recording
+
+    key = {"session": "mo_b", "camera": "top"}
+    recording.RecordingInfo.update1(dict(key, n_frames=121))  # as if ffmpeg had counted one frame more
+    motion.MotionEnergy.populate(key)
+    row = (motion.MotionEnergy & key).fetch1()
+    assert (row["n_frames"], row["video_frames"]) == (120, 121)
+    assert row["provenance"]["params"]["warnings"] == [
+        f"{VIDEO}: OpenCV decoded 120 frames, ffmpeg counts 121 (container says 120)"]
+
+
 def test_rois_from_the_command_line_rig_rois_preview_and_refusals(motion_db, tmp_path, capsys):
     import cv2
 
@@ -78,6 +90,10 @@ def test_rois_from_the_command_line_rig_rois_preview_and_refusals(motion_db, tmp
     assert main(["populate", "motion.MotionEnergy"]) == 0
     rig_rows = (motion.MotionEnergy * motion.ROISet & {"roi_set_name": "rigwide"}).to_dicts()
     assert sorted(r["session"] for r in rig_rows) == ["mo_a", "mo_b"] and rig_rows[0]["rois"] == ["floor"]
+    assert main(["roi", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "mo_a/top  default" in listed and "centre (rectangle), corner (polygon)" in listed
+    assert "rig rigA/top  rigwide" in listed
     out = tmp_path / "preview.png"
     assert main(["roi", "preview", "mo_a", "top", "--out", str(out)]) == 0
     image = cv2.imread(str(out))
