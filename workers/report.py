@@ -26,11 +26,15 @@ def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=
         raise InputError("--measure", f"unknown measure(s) {[m for m in measures if m not in known]}; "
                                       f"known: {', '.join(known)}")
     social = [m for m in measures if m in stats.MEASURES]
-    if not social:  # motion energy alone needs no rule set
+    motion_rows = None
+    if "motion_energy" in measures:  # checked (and read) before anything is printed or written
         from workers.report_motion import motion_report
+        from workers.report_motion import motion_rows as read_motion
 
-        return motion_report(group_by=stats.check_group_by(group_by), first_minutes=first_minutes, out=out,
-                             roi_set=roi_set, motion_params=motion_params)
+        group_by = stats.check_group_by(group_by)
+        motion_rows = read_motion(first_minutes=first_minutes, roi_set=roi_set, motion_params=motion_params)
+    if not social:  # motion energy alone needs no rule set
+        return motion_report(group_by=group_by, first_minutes=first_minutes, out=out, rows=motion_rows)
     rule_set = stats.resolve_rule_set(rule_set)
     name = sources.info(rule_set)["name"]
     what = f"classifier {name[len(sources.CLASSIFIER):]!r}" if sources.is_classifier(rule_set) else \
@@ -83,11 +87,8 @@ def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=
                            duration_s=first[0]["n_frames"] / first[0]["fps"],
                            title=f"session {key['session']}, {what}{units}")
         print(f"\nwrote CSVs and plots to {out}")
-    if "motion_energy" in measures:
-        from workers.report_motion import motion_report
-
-        motion = motion_report(group_by=group_by, first_minutes=first_minutes, out=out, roi_set=roi_set,
-                               motion_params=motion_params)
+    if motion_rows is not None:
+        motion = motion_report(group_by=group_by, first_minutes=first_minutes, out=out, rows=motion_rows)
         table = pd.concat([table, motion.rename(columns={"roi": "behavior"})], ignore_index=True)
     return table
 

@@ -7,21 +7,31 @@ from pathlib import Path
 import pandas as pd
 
 
-def motion_report(*, group_by: list[str], first_minutes=None, out=None, roi_set=None,
-                  motion_params=None) -> pd.DataFrame:
-    """Print n, mean, SEM of the mean motion energy per ROI and group, and the between-group tests.
-
-    n counts recordings (one animal per session: animals); see :func:`schemas.motion_stats.per_recording`.
-    """
-    from pipeline import plots
+def motion_rows(*, first_minutes=None, roi_set=None, motion_params=None) -> pd.DataFrame:
+    """The per-recording rows of the report, checked (InputError when bad or when there are none)."""
     from pipeline.errors import InputError
-    from pipeline.stats import group_table, group_tests
     from schemas import motion_stats
 
     rows = motion_stats.per_recording(roi_set=roi_set, motion_params=motion_params, first_minutes=first_minutes)
     if rows.empty:
         raise InputError("report", "no motion energy computed yet: define ROIs (manifest rois: or `ethojoint roi "
                                    "add`) and run `ethojoint populate motion.MotionEnergy`")
+    return rows
+
+
+def motion_report(*, group_by: list[str], first_minutes=None, out=None, roi_set=None, motion_params=None,
+                  rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Print n, mean, SEM of the mean motion energy per ROI and group, and the between-group tests.
+
+    n counts recordings (one animal per session: animals); see :func:`schemas.motion_stats.per_recording`.
+    ``rows``: those of :func:`motion_rows`, when already read.
+    """
+    from pipeline import plots
+    from pipeline.stats import group_table, group_tests
+    from schemas import motion_stats
+
+    if rows is None:
+        rows = motion_rows(first_minutes=first_minutes, roi_set=roi_set, motion_params=motion_params)
     measure = motion_stats.MEASURE
     rows = rows.assign(roi=rows["roi_set_name"] + ":" + rows["roi"])
     left_out = rows[rows[group_by].isna().any(axis=1)]
