@@ -145,22 +145,27 @@ def _incremental(video_path, crop, region, d, k, batch) -> dict:
     from sklearn.decomposition import IncrementalPCA
 
     pca = IncrementalPCA(n_components=k)
-    total_sq, n, tail = 0.0, 0, None
+    total_sq, n, pending = 0.0, 0, None
     for b in _batches(_frames(video_path, crop, region, d), max(batch, k)):
-        if tail is not None:  # partial_fit needs at least k rows: a short last batch joins the one before
-            b = np.vstack([tail, b])
-        if len(b) < k:
-            tail = b
+        if pending is not None and len(b) < k:  # partial_fit needs >= k rows: a short last batch joins the one before
+            pending = np.vstack([pending, b])
             continue
-        tail = None
-        x = b.astype(np.float64)
-        pca.partial_fit(x)
-        total_sq, n = total_sq + float((x ** 2).sum()), n + len(x)
-    if n < k:
-        raise InputError(video_path, f"{n} motion frames: too few for {k} components")
+        if pending is not None:
+            total_sq, n = _fit(pca, pending, total_sq, n)
+        pending = b
+    if pending is None or n + len(pending) < k:
+        raise InputError(video_path, f"{n + (0 if pending is None else len(pending))} motion frames: too few for "
+                                     f"{k} components")
+    total_sq, n = _fit(pca, pending, total_sq, n)
     mean = pca.mean_
     total = total_sq - n * float((mean ** 2).sum())  # sum of squares about the mean
     projections = np.vstack([pca.transform(b.astype(np.float64))
                              for b in _batches(_frames(video_path, crop, region, d), batch)])
     return {"vt": pca.components_, "s": pca.singular_values_.astype(np.float64), "mean": mean,
             "projections": projections, "total": total}
+
+
+def _fit(pca, batch: np.ndarray, total_sq: float, n: int) -> tuple[float, int]:
+    x = batch.astype(np.float64)
+    pca.partial_fit(x)
+    return total_sq + float((x ** 2).sum()), n + len(x)

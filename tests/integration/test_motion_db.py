@@ -106,10 +106,11 @@ def test_motion_svd_and_the_group_report(motion_db, tmp_path, capsys):
     from schemas import motion, motion_stats
     from workers.cli import main
 
-    motion.MotionEnergy.populate()
+    assert main(["worker", "--stage", "analysis", "--once", "--poll", "0.1"]) == 0  # the CPU workers' stage
+    assert len(motion.MotionEnergy()) == 2
     key = (motion.MotionEnergy & {"session": "mo_a"}).proj().to_dicts()[0]
     motion.add_svd(key, "centre", n_components=4, method="incremental", batch_frames=50)
-    motion.MotionSVD.populate()
+    assert main(["worker", "--stage", "analysis", "--once", "--poll", "0.1"]) == 0
     row = motion.MotionSVD.fetch1()
     from schemas import store
 

@@ -113,6 +113,8 @@ def test_motion_svd_finds_the_motion_subspace(block_video):
     s = np.linalg.svd(x - x.mean(0), compute_uv=False)
     assert np.allclose(fast["singular_values"], s[:3], rtol=1e-4)
     assert np.allclose(inc["singular_values"], s[:3], rtol=1e-6)
+    tail = motion_svd(block_video, mask, n_components=3, method="incremental", batch_frames=4)  # 4 + a short 2
+    assert np.allclose(tail["singular_values"], s[:3], rtol=1e-6) and tail["projections"].shape == (7, 3)
     assert np.allclose(fast["explained_variance_ratio"], s[:3] ** 2 / (s ** 2).sum(), rtol=1e-4)
     assert fast["components"].shape == (3, H, W) and fast["projections"].shape == (len(POSITIONS), 3)
     assert np.isnan(fast["projections"][0]).all()
