@@ -140,7 +140,8 @@ def cmd_report(args) -> int:
         return 0
     make_report(group_by=[g.strip() for g in args.group_by.split(",") if g.strip()],
                 behaviors=args.behavior or None, first_minutes=args.first_minutes, out=args.out,
-                rule_set=args.rule_set, pose=args.pose, measures=args.measure, roi_set=args.roi_set,
+                rule_set=args.rule_set, pose=args.pose,
+                measures=["motion_energy"] if args.measure == "motion_energy" else None, roi_set=args.roi_set,
                 motion_params=args.motion_params)
     return 0
 
@@ -300,8 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="group table, tests, CSVs and plots of social behaviour")
     rep.add_argument("--group-by", "--by", default="sex,age_group", help="subject/session attributes, comma-separated")
-    rep.add_argument("--measure", choices=["social", "keypoint_distance"], default="social",
-                     help="social behaviour (default) or keypoint_distance (variance, MAD, spikes of a pair set)")
+    rep.add_argument("--measure", choices=["social", "keypoint_distance", "motion_energy"], default="social",
+                     help="social behaviour (default), keypoint_distance (variance, MAD, spikes of a pair set) or "
+                          "motion_energy (mean motion energy per ROI and recording; needs no rule set)")
     rep.add_argument("--pair-set", default=None, help="keypoint pair set name or id (--measure keypoint_distance)")
     rep.add_argument("--behavior", action="append", help="restrict to a behaviour (repeatable)")
     rep.add_argument("--first-minutes", type=float, default=None,
@@ -313,9 +315,6 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--pose", default="raw",
                      help="pose version scored: raw (default), corrected, 3d or filtered:NAME (a filter chain)")
     rep.add_argument("--out", default=None, help="folder for CSVs and PNG plots")
-    rep.add_argument("--measure", action="append", default=None,
-                     help="bout_count, total_duration_s, latency_s (default: these three) and/or motion_energy "
-                          "(mean motion energy per ROI and recording; needs no rule set when alone); repeatable")
     rep.add_argument("--roi-set", default=None, help="motion_energy: only ROI sets of this name")
     rep.add_argument("--motion-params", default=None, help="motion_energy: parameter set name (default 'default')")
     rep.set_defaults(func=cmd_report)

@@ -129,4 +129,5 @@ def test_motion_svd_and_the_group_report(motion_db, tmp_path, capsys):
     assert "Motion energy" in printed and "default:centre" in printed
     assert (tmp_path / "rep" / "group_table_motion.csv").is_file()
     assert main(["report", "--measure", "motion_energy", "--group-by", "sex", "--first-minutes", "0"]) == 2
-    assert main(["report", "--measure", "nonsense", "--group-by", "sex"]) == 2
+    with pytest.raises(SystemExit):  # argparse: not one of the measures
+        main(["report", "--measure", "nonsense", "--group-by", "sex"])
