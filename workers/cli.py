@@ -26,10 +26,9 @@ def cmd_db(args) -> int:
         return cmd_grant(args)
     connection = _activate(args)
     if args.action == "init":
-        from schemas import behavior, motion
+        from schemas import behavior
 
         behavior.SocialRuleSet.add("default")
-        motion.MotionParamSet.add("default")
         print(f"schemas declared under prefix {current().prefix!r}")
     facts = describe(schemas.dj.config, current())
     facts["server_version"] = server_version(connection)
@@ -140,9 +139,7 @@ def cmd_report(args) -> int:
         return 0
     make_report(group_by=[g.strip() for g in args.group_by.split(",") if g.strip()],
                 behaviors=args.behavior or None, first_minutes=args.first_minutes, out=args.out,
-                rule_set=args.rule_set, pose=args.pose,
-                measures=["motion_energy"] if args.measure == "motion_energy" else None, roi_set=args.roi_set,
-                motion_params=args.motion_params)
+                rule_set=args.rule_set, pose=args.pose, **roi_cli.report_options(args))
     return 0
 
 
@@ -302,8 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="group table, tests, CSVs and plots of social behaviour")
     rep.add_argument("--group-by", "--by", default="sex,age_group", help="subject/session attributes, comma-separated")
     rep.add_argument("--measure", choices=["social", "keypoint_distance", "motion_energy"], default="social",
-                     help="social behaviour (default), keypoint_distance (variance, MAD, spikes of a pair set) or "
-                          "motion_energy (mean motion energy per ROI and recording; needs no rule set)")
+                     help="social (default), keypoint_distance (variance, MAD, spikes), motion_energy (per ROI)")
     rep.add_argument("--pair-set", default=None, help="keypoint pair set name or id (--measure keypoint_distance)")
     rep.add_argument("--behavior", action="append", help="restrict to a behaviour (repeatable)")
     rep.add_argument("--first-minutes", type=float, default=None,
@@ -315,8 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--pose", default="raw",
                      help="pose version scored: raw (default), corrected, 3d or filtered:NAME (a filter chain)")
     rep.add_argument("--out", default=None, help="folder for CSVs and PNG plots")
-    rep.add_argument("--roi-set", default=None, help="motion_energy: only ROI sets of this name")
-    rep.add_argument("--motion-params", default=None, help="motion_energy: parameter set name (default 'default')")
+    roi_cli.add_report_options(rep)
     rep.set_defaults(func=cmd_report)
 
     rules_cli.add_parsers(sub)

@@ -37,6 +37,18 @@ def add_parsers(sub) -> None:
     pre.set_defaults(func=cmd_preview)
 
 
+def add_report_options(rep) -> None:
+    """``ethojoint report --measure motion_energy``'s own options."""
+    rep.add_argument("--roi-set", default=None, help="motion_energy: only ROI sets of this name")
+    rep.add_argument("--motion-params", default=None, help="motion_energy: parameter set name (default 'default')")
+
+
+def report_options(args) -> dict:
+    """The keyword arguments of :func:`workers.report.make_report` for motion energy."""
+    return {"measures": ["motion_energy"] if args.measure == "motion_energy" else None,
+            "roi_set": args.roi_set, "motion_params": args.motion_params}
+
+
 def parse_rois(rects, polygons, masks) -> list[dict]:
     """ROI entries from ``NAME=...`` command-line values.
 
