@@ -50,7 +50,7 @@ def make_report(*, group_by: list[str], behaviors=None, first_minutes=None, out=
                                    f"run `ethojoint populate {table}`")
     window = (f"first {float(first_minutes):g} min of each recording's pose data" if first_minutes is not None
               else "whole pose data of each recording")
-    print(f"Bout source: {what}, {pose} poses. Times count from each recording's first covered frame; "
+    print(f"{what[:1].upper()}{what[1:]}, {pose} poses. Times count from each recording's first covered frame; "
           "latency = time from there to the first bout.")
     print_coverage(stats.coverage(rule_set, pose=pose), animals)
     tables = [group_table(animals, group_by=group_by, value=v).assign(measure=v, per="animal")

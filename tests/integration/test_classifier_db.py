@@ -81,7 +81,7 @@ def trained(clean, tmp_path):
 def test_from_a_manifest_with_boris_labels_to_a_group_report_of_classifier_bouts(trained, tmp_path, capsys):
     """One pipeline run (the fixture takes most of the time), checked step by step."""
     check_training_evaluation_and_predictions(trained)
-    check_group_report_reads_classifier_bouts(tmp_path)
+    check_group_report_reads_classifier_bouts(tmp_path, capsys)
     check_a_tampered_model_file_is_not_loaded()
     check_label_next_writes_a_boris_job(tmp_path, capsys)
     check_agreement_of_the_classifier_with_the_labels()
@@ -124,7 +124,7 @@ def check_training_evaluation_and_predictions(trained):
         assert all(r["scorable_fraction"] > 0.9 for r in summary)
 
 
-def check_group_report_reads_classifier_bouts(tmp_path):
+def check_group_report_reads_classifier_bouts(tmp_path, capsys):
     from schemas import stats
     from workers.cli import main
 
@@ -132,7 +132,7 @@ def check_group_report_reads_classifier_bouts(tmp_path):
     assert set(animals["behavior"]) == set(BEHAVIORS) and len(animals) == 6 * 2 * len(BEHAVIORS)
     assert (animals["bout_count"] > 0).all()
     rc = main(["report", "--rule-set", "classifier:contacts-hgb", "--group-by", "sex", "--out", str(tmp_path / "r")])
-    assert rc == 0
+    assert rc == 0 and "Classifier 'contacts-hgb', raw poses" in capsys.readouterr().out
 
 
 def check_a_tampered_model_file_is_not_loaded():
