@@ -75,34 +75,30 @@ def _rules(name: str, session: str, camera: str):
     if len(sets) != 1:
         known = ", ".join(sorted(SocialRuleSet.to_arrays("rule_set_name")))
         raise InputError(f"rules:{name}", f"{len(sets)} rule sets are called {rule_name!r} (known: {known})")
-    scored = (SocialBouts & {"session": session, "rule_set": sets[0]}).to_dicts()
-    mine = [r for r in scored if (r["pose_version"] == version if version else
-                                  r["pose_version"].startswith(f"{camera}/"))]
-    if len(mine) != 1:
-        options = ", ".join(f"rules:{rule_name}@{r['pose_version']}" for r in scored) or "none: populate first"
-        raise InputError(f"rules:{name}", f"{len(mine)} scored pose versions of {session}/{camera} match; "
-                                          f"choose one of {options}")
-    row = mine[0]
-    key = {k: row[k] for k in ("session", "pose_version", "rule_set")}
-    rows = (SocialBouts.Bout & key).proj("behavior", "agent", "target", "start_frame", "end_frame").to_dicts()
-    return _table(rows), (row["frame_offset"], row["frame_offset"] + row["n_frames"]), key
+    return _scored(SocialBouts, {"rule_set": sets[0]}, f"rules:{rule_name}", version, session, camera)
 
 
 def _classifier(name: str, session: str, camera: str):
     from .prediction import BehaviorPrediction
 
     clf, _, version = name.partition("@")
-    scored = (BehaviorPrediction & {"session": session, "classifier": clf}).proj("n_frames", "frame_offset").to_dicts()
+    table, span, key = _scored(BehaviorPrediction, {"classifier": clf}, f"classifier:{clf}", version, session, camera)
+    solo = table["target"] == table["agent"]
+    return table.assign(target=table["target"].where(~solo, "")), span, key  # solo: no target, as annotations
+
+
+def _scored(scored_table, source: dict, spec: str, version: str, session: str, camera: str):
+    """(bout table, covered frames, key) of the one pose version of ``camera`` (or ``version``) a source scored."""
+    scored = (scored_table & {"session": session, **source}).proj("n_frames", "frame_offset").to_dicts()
     mine = [r for r in scored if (r["pose_version"] == version if version else
                                   r["pose_version"].startswith(f"{camera}/"))]
     if len(mine) != 1:
-        options = ", ".join(f"classifier:{clf}@{r['pose_version']}" for r in scored) or "none: populate first"
-        raise InputError(f"classifier:{name}", f"{len(mine)} predicted pose versions of {session}/{camera} match; "
-                                               f"choose one of {options}")
+        options = ", ".join(f"{spec}@{r['pose_version']}" for r in scored) or "none: populate first"
+        raise InputError(spec + (f"@{version}" if version else ""),
+                         f"{len(mine)} scored pose versions of {session}/{camera} match; choose one of {options}")
     row = mine[0]
-    key = {k: row[k] for k in ("session", "pose_version", "classifier")}
-    rows = (BehaviorPrediction.Bout & key).proj("behavior", "agent", "target", "start_frame", "end_frame").to_dicts()
-    rows = [dict(r, target=None if r["target"] == r["agent"] else r["target"]) for r in rows]  # solo: no target
+    key = {k: row[k] for k in scored_table.primary_key}
+    rows = (scored_table.Bout & key).proj("behavior", "agent", "target", "start_frame", "end_frame").to_dicts()
     return _table(rows), (row["frame_offset"], row["frame_offset"] + row["n_frames"]), key
 
 
